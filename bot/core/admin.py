@@ -1,0 +1,234 @@
+"""Admin actions: add, edit, retract, restore, import, audit. Each checks the permission it
+is handed, writes in one transaction with its audit entry, then refreshes the index."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bot.core.models import Fact, Source
+from bot.core.service import StrikeBot
+from bot.store.knowledge_files import (
+    ID_RE,
+    MAX_TEXT,
+    TOPIC_RE,
+    dump_knowledge,
+    load_fact_files,
+)
+
+
+class PermissionDenied(PermissionError):
+    """The actor may not run admin actions."""
+
+
+class AdminInputError(ValueError):
+    """An admin request with a field that is missing or wrong; the message says which."""
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who asks for an admin action, as the adapter identified them."""
+
+    id: str
+    platform: str = "cli"
+    is_admin: bool = False
+    name: str | None = None
+
+    @property
+    def audit_name(self) -> str:
+        return f"{self.platform}:{self.id}"
+
+
+def parse_date(value: str | dt.date, field: str) -> dt.date:
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise AdminInputError(f"{field} must be a date like 2023-09-11, not {value!r}.") from None
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:50].strip("-") or "source"
+
+
+class AdminService:
+    """Changes to the knowledge, for people allowed to make them."""
+
+    def __init__(self, bot: StrikeBot):
+        self.bot = bot
+        self.store = bot.store
+
+    def _require(self, actor: Actor) -> None:
+        if not actor.is_admin:
+            raise PermissionDenied("Sorry, only strikebot admins can do that.")
+
+    def _done(self) -> None:
+        self.bot.refresh(force=True)
+
+    def find_or_make_source(
+        self, title: str, published: dt.date, url: str | None, publisher: str | None
+    ) -> tuple[str, Source | None]:
+        """An existing source with this title and date, or a new one to create."""
+        title = " ".join(title.split())
+        if not title:
+            raise AdminInputError("The source needs a title.")
+        if url and not re.match(r"^https?://\S+$", url):
+            raise AdminInputError("The source URL must start with http:// or https://.")
+        sources = self.store.sources()
+        for src in sources.values():
+            if src.title.casefold() == title.casefold() and src.published == published:
+                return src.id, None
+        base = f"{_slug(title)}-{published.isoformat()}"
+        sid, n = base, 2
+        while sid in sources:
+            sid, n = f"{base}-{n}", n + 1
+        return sid, Source(sid, title[:300], published, url or None, publisher or None)
+
+    def add(
+        self,
+        actor: Actor,
+        *,
+        text: str,
+        topic: str,
+        as_of: str | dt.date,
+        source_title: str | None = None,
+        published: str | dt.date | None = None,
+        source_id: str | None = None,
+        url: str | None = None,
+        publisher: str | None = None,
+        questions: tuple[str, ...] = (),
+        fact_id: str | None = None,
+    ) -> Fact:
+        """Add a fact, creating its source when it is new."""
+        self._require(actor)
+        text = " ".join((text or "").split())
+        topic = (topic or "").strip().lower()
+        if not text:
+            raise AdminInputError("The fact needs some text.")
+        if len(text) > MAX_TEXT:
+            raise AdminInputError(f"The fact text is longer than {MAX_TEXT} characters.")
+        if not TOPIC_RE.match(topic):
+            raise AdminInputError(
+                "The topic must be short lowercase words joined by dots, e.g. offer.pay."
+            )
+        as_of_date = parse_date(as_of, "as-of")
+        new_source = None
+        if source_id:
+            if source_id not in self.store.sources():
+                raise AdminInputError(f"No source with id '{source_id}'.")
+        else:
+            if not source_title or published is None:
+                raise AdminInputError("Give a source: its title and published date.")
+            source_id, new_source = self.find_or_make_source(
+                source_title, parse_date(published, "published"), url, publisher
+            )
+        if fact_id is not None and not ID_RE.match(fact_id):
+            raise AdminInputError(f"A fact id must match {ID_RE.pattern}.")
+        fact = Fact(
+            id=fact_id or self.store.new_fact_id(topic),
+            text=text,
+            topic=topic,
+            as_of=as_of_date,
+            source=source_id,
+            questions=tuple(q.strip() for q in questions if q.strip()),
+        )
+        try:
+            self.store.add_fact(fact, new_source, actor=actor.audit_name, platform=actor.platform)
+        except ValueError as exc:
+            raise AdminInputError(str(exc)) from None
+        self._done()
+        return fact
+
+    def edit(self, actor: Actor, fact_id: str, **changes: Any) -> Fact:
+        """Change a fact's text, topic, as-of date, source or matching hints."""
+        self._require(actor)
+        allowed = {"text", "topic", "as_of", "source", "questions", "aliases", "keywords"}
+        unknown = set(changes) - allowed
+        if unknown:
+            raise AdminInputError(f"Cannot edit {', '.join(sorted(unknown))}.")
+        clean: dict[str, Any] = {k: v for k, v in changes.items() if v is not None}
+        if "as_of" in clean:
+            clean["as_of"] = parse_date(clean["as_of"], "as-of")
+        if "text" in clean:
+            clean["text"] = " ".join(clean["text"].split())
+            if not clean["text"] or len(clean["text"]) > MAX_TEXT:
+                raise AdminInputError("The fact text must be 1 to 2000 characters.")
+        if "topic" in clean and not TOPIC_RE.match(clean["topic"]):
+            raise AdminInputError("The topic must be short lowercase words joined by dots.")
+        for key in ("questions", "aliases", "keywords"):
+            if key in clean:
+                clean[key] = tuple(str(v).strip() for v in clean[key] if str(v).strip())
+        if not clean:
+            raise AdminInputError("Nothing to change.")
+        try:
+            fact = self.store.update_fact(
+                fact_id, clean, actor=actor.audit_name, platform=actor.platform
+            )
+        except ValueError as exc:
+            raise AdminInputError(str(exc)) from None
+        self._done()
+        return fact
+
+    def retract(self, actor: Actor, fact_id: str, reason: str) -> Fact:
+        """Mark a fact retracted (never deleted); it stops appearing in answers."""
+        self._require(actor)
+        reason = " ".join((reason or "").split())
+        if not reason:
+            raise AdminInputError("Say why the fact is retracted (a reason is required).")
+        if self.store.fact(fact_id).status == "retracted":
+            raise AdminInputError(f"Fact '{fact_id}' is already retracted.")
+        fact = self.store.update_fact(
+            fact_id,
+            {"status": "retracted"},
+            actor=actor.audit_name,
+            platform=actor.platform,
+            action="retract",
+            note=reason[:500],
+        )
+        self._done()
+        return fact
+
+    def restore(self, actor: Actor, fact_id: str, reason: str | None = None) -> Fact:
+        """Undo a retraction."""
+        self._require(actor)
+        if self.store.fact(fact_id).status == "active":
+            raise AdminInputError(f"Fact '{fact_id}' is not retracted.")
+        fact = self.store.update_fact(
+            fact_id,
+            {"status": "active"},
+            actor=actor.audit_name,
+            platform=actor.platform,
+            action="restore",
+            note=reason,
+        )
+        self._done()
+        return fact
+
+    def audit(self, actor: Actor, limit: int = 20, fact_id: str | None = None) -> list[dict]:
+        self._require(actor)
+        return self.store.audit(limit=limit, fact_id=fact_id)
+
+    def unanswered(self, actor: Actor, limit: int = 20) -> list[dict]:
+        self._require(actor)
+        return self.store.unanswered(limit=limit)
+
+    def import_file(self, actor: Actor, path: Path) -> dict[str, int]:
+        """Load a knowledge YAML file: all of it or (on any problem) none of it."""
+        self._require(actor)
+        knowledge = load_fact_files([path], known_sources=self.store.sources())
+        counts = self.store.import_knowledge(
+            knowledge, actor=actor.audit_name, platform=actor.platform
+        )
+        self._done()
+        return counts
+
+    def export_text(self, *, include_retracted: bool = True) -> str:
+        """Every fact and source as one knowledge YAML document."""
+        facts = self.store.facts(include_retracted=include_retracted)
+        used = {f.source for f in facts}
+        sources = [s for s in self.store.sources().values() if s.id in used]
+        return dump_knowledge(sources, facts)

@@ -1,0 +1,242 @@
+"""Turn matched facts into an Answer: supersession by topic, composition of several facts,
+citations, as-of dates, stale warnings, and honest refusals with suggestions."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from bot.core.matcher import Analysis, Match
+from bot.core.models import Answer, Citation, Fact, Source, Statement, Topic
+from bot.render.text import human_date, render_plain
+
+MAX_STATEMENTS = 3
+AMBIGUITY_MARGIN = 0.04
+
+
+@dataclass(slots=True)
+class Knowledge:
+    """The active facts grouped by topic, newest first, with their sources and topics."""
+
+    facts: dict[str, Fact]
+    by_topic: dict[str, list[Fact]]
+    sources: dict[str, Source]
+    topics: dict[str, Topic]
+
+    @classmethod
+    def build(
+        cls, facts: Iterable[Fact], sources: dict[str, Source], topics: dict[str, Topic]
+    ) -> Knowledge:
+        by_topic: defaultdict[str, list[Fact]] = defaultdict(list)
+        active = {}
+        for fact in facts:
+            if fact.status == "active":
+                active[fact.id] = fact
+                by_topic[fact.topic].append(fact)
+        for group in by_topic.values():
+            group.sort(key=lambda f: (f.as_of, f.id), reverse=True)
+        return cls(active, dict(by_topic), sources, topics)
+
+    def current(self, topic: str) -> Fact | None:
+        group = self.by_topic.get(topic)
+        return group[0] if group else None
+
+    def previous(self, topic: str) -> Fact | None:
+        """The figure the current fact superseded, if it says something different."""
+        group = self.by_topic.get(topic, [])
+        for fact in group[1:]:
+            if fact.as_of < group[0].as_of:
+                return fact
+        return None
+
+    def label(self, topic: str) -> str:
+        t = self.topics.get(topic)
+        return t.label if t else topic
+
+    def status_topics(self) -> list[str]:
+        ordered = [t for t in self.topics.values() if t.status_order is not None]
+        ordered.sort(key=lambda t: t.status_order or 0)
+        return [t.id for t in ordered if t.id in self.by_topic]
+
+
+def _sentence(question: str) -> str:
+    q = question.strip()
+    q = q[:1].upper() + q[1:]
+    return q if q.endswith(("?", ".", "!")) else q + "?"
+
+
+class Composer:
+    """Builds answers from a Knowledge snapshot."""
+
+    def __init__(
+        self,
+        knowledge: Knowledge,
+        *,
+        min_confidence: float,
+        stale_days: int,
+        today: Callable[[], dt.date] = dt.date.today,
+    ):
+        self.knowledge = knowledge
+        self.min_confidence = min_confidence
+        self.stale_days = stale_days
+        self.today = today
+
+    # --- pieces --------------------------------------------------------------------------
+
+    def _statement(self, fact: Fact) -> Statement:
+        return Statement(
+            fact=fact,
+            label=self.knowledge.label(fact.topic),
+            history=self.knowledge.previous(fact.topic),
+        )
+
+    def _citations(self, statements: list[Statement]) -> list[Citation]:
+        seen: dict[str, Citation] = {}
+        for st in statements:
+            for fact in (st.fact, st.history):
+                if fact is None or fact.source in seen:
+                    continue
+                src = self.knowledge.sources.get(fact.source)
+                if src is None:
+                    continue
+                seen[src.id] = Citation(src.id, src.title, src.published, src.url, src.publisher)
+        return list(seen.values())
+
+    def _stale(self, newest_source: dt.date | None) -> str | None:
+        if newest_source is None:
+            return None
+        if (self.today() - newest_source).days <= self.stale_days:
+            return None
+        return (
+            f"My latest source on this is from {human_date(newest_source)}; "
+            "it may be out of date."
+        )
+
+    def _finish(self, answer: Answer) -> Answer:
+        if answer.statements:
+            answer.as_of = max(s.fact.as_of for s in answer.statements)
+            answer.stale_warning = self._stale(max(c.published for c in answer.citations))
+        answer.text = render_plain(answer)
+        return answer
+
+    def suggestions(self, near: Iterable[Match] = ()) -> list[str]:
+        """Questions the bot can answer: close misses first, then the status topics."""
+        out: list[str] = []
+        for match in near:
+            if match.fact.questions:
+                out.append(_sentence(match.fact.questions[0]))
+        for topic in self.knowledge.status_topics():
+            fact = self.knowledge.current(topic)
+            if fact and fact.questions:
+                out.append(_sentence(fact.questions[0]))
+        return list(dict.fromkeys(out))[:5]
+
+    def topic_labels(self) -> list[str]:
+        status = self.knowledge.status_topics()
+        others = sorted(
+            (t for t in self.knowledge.by_topic if t not in status), key=self.knowledge.label
+        )
+        return [self.knowledge.label(t) for t in [*status, *others]]
+
+    # --- answers -------------------------------------------------------------------------
+
+    def refuse(self, question: str, near: Iterable[Match] = (), confidence: float = 0.0) -> Answer:
+        answer = Answer(
+            answered=False,
+            text="",
+            question=question,
+            confidence=confidence,
+            suggestions=self.suggestions(near),
+            kind="refusal",
+        )
+        return self._finish(answer)
+
+    def invalid(self, question: str, reason: str) -> Answer:
+        answer = Answer(
+            answered=False,
+            text=reason,
+            question=question,
+            suggestions=self.suggestions(),
+            kind="invalid",
+        )
+        answer.text = render_plain(answer, reason=reason)
+        return answer
+
+    def answer(self, question: str, analysis: Analysis, matches: list[Match]) -> Answer:
+        """Compose an answer from ranked matches, or refuse when they are not good enough."""
+        if not matches or matches[0].score < self.min_confidence:
+            near = [m for m in matches[:2] if m.score >= self.min_confidence * 0.6]
+            return self.refuse(question, near, matches[0].score if matches else 0.0)
+        # One entry per topic: the newest fact answers for the whole topic.
+        best_by_topic: dict[str, Match] = {}
+        for m in matches:
+            if m.fact.topic not in best_by_topic:
+                best_by_topic[m.fact.topic] = m
+        ranked = list(best_by_topic.values())
+        best = ranked[0]
+        topics = [best.fact.topic]
+        if analysis.compare:
+            topic = self.knowledge.topics.get(best.fact.topic)
+            for other in topic.compare_with if topic else ():
+                if other in self.knowledge.by_topic and other not in topics:
+                    topics.append(other)
+        for m in ranked[1:]:
+            if len(topics) >= MAX_STATEMENTS or m.fact.topic in topics:
+                continue
+            close = m.score >= best.score - AMBIGUITY_MARGIN and m.score >= self.min_confidence
+            if close or self._adds_coverage(analysis, best, m):
+                topics.append(m.fact.topic)
+        statements = []
+        for topic in topics:
+            fact = self.knowledge.current(topic)
+            if fact is not None:
+                statements.append(self._statement(fact))
+        answer = Answer(
+            answered=True,
+            text="",
+            question=question,
+            statements=statements,
+            citations=self._citations(statements),
+            confidence=best.score,
+        )
+        return self._finish(answer)
+
+    def _adds_coverage(self, analysis: Analysis, best: Match, other: Match) -> bool:
+        """True when `other` answers a part of the question that `best` leaves out."""
+        if other.score < self.min_confidence * 0.9:
+            return False
+        best_concepts, other_concepts = best.concepts, other.concepts
+        missing = {
+            c: w
+            for c, w in analysis.weights.items()
+            if c not in best_concepts and c not in analysis.unknown
+        }
+        if not missing:
+            return False
+        gained = sum(w for c, w in missing.items() if c in other_concepts)
+        return gained >= 0.5 * sum(missing.values()) and gained >= 0.2 * sum(
+            analysis.weights.values()
+        )
+
+    def status(self) -> Answer:
+        """The latest picture: the newest fact of every status topic, in order."""
+        statements = []
+        for topic in self.knowledge.status_topics():
+            fact = self.knowledge.current(topic)
+            if fact is not None:
+                statements.append(self._statement(fact))
+        if not statements:
+            return self.refuse("status")
+        answer = Answer(
+            answered=True,
+            text="",
+            question="status",
+            statements=statements,
+            citations=self._citations(statements),
+            confidence=1.0,
+            kind="status",
+        )
+        return self._finish(answer)
+

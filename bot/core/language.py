@@ -1,0 +1,137 @@
+"""Text normalisation: unicode clean-up, tokens, synonyms, stopwords. The word lists are data
+(`knowledge/language.yaml`); this module only applies them."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+_TOKEN_RE = re.compile(r"\d+(?:[.,]\d+)?|[^\W\d_]+", re.UNICODE)
+_QUOTES = str.maketrans(
+    {
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u2013": "-",
+        "\u2014": "-",
+        "\u00a0": " ",
+    }
+)
+MAX_PHRASE = 6
+
+
+def clean(text: str) -> str:
+    """NFKC, no control or format characters, collapsed whitespace."""
+    text = unicodedata.normalize("NFKC", text).translate(_QUOTES)
+    text = "".join(
+        " " if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp") else ch
+        for ch in text
+    )
+    return " ".join(text.split())
+
+
+def fold(text: str) -> str:
+    """Lower-case and strip accents, for matching only."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def tokens(text: str) -> list[str]:
+    """Word and number tokens of `text`, folded; '%' becomes the word 'percent'."""
+    folded = fold(clean(text)).replace("%", " percent ").replace("'s ", " ")
+    out = []
+    for tok in _TOKEN_RE.findall(folded):
+        if tok[0].isdigit():
+            tok = tok.replace(",", ".") if tok.count(",") == 1 and len(tok) < 6 else tok
+            tok = tok.replace(",", "")
+        out.append(tok)
+    return out
+
+
+def stem(token: str) -> str:
+    """A deliberately light plural stripper: 'offers' -> 'offer', 'studies' -> 'study'."""
+    if len(token) <= 3 or token[0].isdigit():
+        return token
+    if token.endswith("ies") and len(token) > 4:
+        return token[:-3] + "y"
+    if token.endswith("s") and not token.endswith(("ss", "us", "is")):
+        return token[:-1]
+    return token
+
+
+def is_number(token: str) -> bool:
+    return token[:1].isdigit()
+
+
+@dataclass(slots=True)
+class Language:
+    """Synonym phrases, stopwords and cue words, ready for fast lookup."""
+
+    phrases: dict[tuple[str, ...], str] = field(default_factory=dict)
+    stopwords: frozenset[str] = frozenset()
+    filler: frozenset[str] = frozenset()
+    question_words: frozenset[str] = frozenset()
+    compare_cues: frozenset[str] = frozenset()
+    max_phrase: int = 1
+
+    @classmethod
+    def build(
+        cls,
+        synonyms: list[tuple[str, ...]] = (),  # type: ignore[assignment]
+        stopwords: tuple[str, ...] = (),
+        filler: tuple[str, ...] = (),
+        question_words: tuple[str, ...] = (),
+        compare_cues: tuple[str, ...] = (),
+    ) -> Language:
+        phrases: dict[tuple[str, ...], str] = {}
+        for group in synonyms:
+            canonical = "_".join(tokens(group[0])) or group[0]
+            for entry in group:
+                key = tuple(tokens(entry))
+                if key and key not in phrases:
+                    phrases[key] = canonical
+                    if len(key) == 1:
+                        phrases.setdefault((stem(key[0]),), canonical)
+        return cls(
+            phrases=phrases,
+            stopwords=frozenset(t for w in stopwords for t in tokens(w)),
+            filler=frozenset(t for w in filler for t in tokens(w)),
+            question_words=frozenset(t for w in question_words for t in tokens(w)),
+            compare_cues=frozenset(t for w in compare_cues for t in tokens(w)),
+            max_phrase=max((len(k) for k in phrases), default=1),
+        )
+
+    @property
+    def ignorable(self) -> frozenset[str]:
+        return self.stopwords | self.filler
+
+    def surface_words(self) -> set[str]:
+        """Every single word that appears in a synonym entry or a word list."""
+        words = {w for key in self.phrases for w in key}
+        return words | self.stopwords | self.filler | self.question_words | self.compare_cues
+
+    def concepts(self, toks: list[str], *, keep_stopwords: bool = False) -> list[str]:
+        """Map tokens to concepts: synonym phrases (longest first) to their canonical word,
+        other words stemmed; stopwords and filler dropped unless asked to keep them."""
+        out: list[str] = []
+        i, n = 0, len(toks)
+        drop = self.ignorable
+        while i < n:
+            for size in range(min(self.max_phrase, n - i), 0, -1):
+                key = tuple(toks[i : i + size])
+                canonical = self.phrases.get(key)
+                if canonical is None and size == 1:
+                    canonical = self.phrases.get((stem(toks[i]),))
+                if canonical is not None:
+                    out.append(canonical)
+                    i += size
+                    break
+            else:
+                tok = toks[i]
+                i += 1
+                if not keep_stopwords and tok in drop:
+                    continue
+                out.append(stem(tok))
+        return out

@@ -1,0 +1,260 @@
+"""Find the facts a question is about.
+
+Two stages keep the cost flat as the knowledge grows:
+
+1. a candidate pre-filter: an inverted index from concepts (synonym-canonical, stemmed words)
+   to facts, visited rarest concept first, so that common words never walk long lists;
+2. rapidfuzz scoring of the few candidates: weighted concept coverage of the question, fuzzy
+   similarity to the fact's example questions, aliases and text (several scorers), with
+   penalties for numbers the fact does not contain (a question about 2007 is not about 2023).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from rapidfuzz import fuzz, process
+from rapidfuzz.distance import OSA
+
+from bot.core.language import Language, is_number, tokens
+from bot.core.models import Fact, Topic
+
+CANDIDATES = 40
+COMMON_POSTINGS = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    """What the matcher understood of a question."""
+
+    concepts: tuple[str, ...]
+    weights: dict[str, float]
+    numbers: frozenset[str]
+    unknown: frozenset[str]
+    corrected: dict[str, str]
+    compare: bool
+    text: str
+
+    @property
+    def empty(self) -> bool:
+        return not self.concepts
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """A candidate fact and how well it answers the question (0 to 1)."""
+
+    fact: Fact
+    score: float
+    coverage: float
+    fuzzy: float
+    concepts: frozenset[str] = frozenset()
+
+
+@dataclass(slots=True)
+class _Entry:
+    fact: Fact
+    concepts: frozenset[str]
+    numbers: frozenset[str]
+    docs: list[str]
+    aliases: list[tuple[str, ...]]
+
+
+@dataclass(slots=True)
+class Matcher:
+    """An in-memory index over the active facts, rebuilt when they change."""
+
+    language: Language
+    entries: list[_Entry] = field(default_factory=list)
+    postings: dict[str, list[int]] = field(default_factory=dict)
+    idf: dict[str, float] = field(default_factory=dict)
+    vocabulary: set[str] = field(default_factory=set)
+    by_length: dict[int, list[str]] = field(default_factory=dict)
+    _repairs: dict[str, str | None] = field(default_factory=dict)
+
+    @classmethod
+    def build(
+        cls, language: Language, facts: Iterable[Fact], topics: dict[str, Topic] | None = None
+    ) -> Matcher:
+        matcher = cls(language)
+        topics = topics or {}
+        postings: defaultdict[str, list[int]] = defaultdict(list)
+        vocabulary = language.surface_words()
+        concept_of = language.concepts
+        for fact in facts:
+            if fact.status != "active":
+                continue
+            topic = topics.get(fact.topic)
+            label = topic.label if topic else fact.topic.replace(".", " ").replace("_", " ")
+            texts = [fact.text, *fact.questions, *fact.aliases, " ".join(fact.keywords), label]
+            docs: list[str] = []
+            concepts: set[str] = set()
+            for text in texts:
+                toks = tokens(text)
+                vocabulary.update(toks)
+                cs = concept_of(toks)
+                concepts.update(cs)
+                if cs:
+                    docs.append(" ".join(cs))
+            aliases = [tuple(concept_of(tokens(a))) for a in fact.aliases]
+            index = len(matcher.entries)
+            matcher.entries.append(
+                _Entry(
+                    fact=fact,
+                    concepts=frozenset(concepts),
+                    numbers=frozenset(c for c in concepts if is_number(c)),
+                    docs=list(dict.fromkeys(docs)),
+                    aliases=[a for a in aliases if a],
+                )
+            )
+            for concept in concepts:
+                postings[concept].append(index)
+        n = max(len(matcher.entries), 1)
+        matcher.postings = dict(postings)
+        matcher.idf = {c: math.log(1 + n / len(ids)) for c, ids in postings.items()}
+        matcher.vocabulary = {w for w in vocabulary if w and not is_number(w)}
+        by_length: defaultdict[int, list[str]] = defaultdict(list)
+        for word in sorted(matcher.vocabulary):
+            by_length[len(word)].append(word)
+        matcher.by_length = dict(by_length)
+        return matcher
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    # --- understanding the question ------------------------------------------------------
+
+    def _correct(self, token: str) -> str | None:
+        """The vocabulary word a misspelt token most likely meant, or None (cached)."""
+        if token in self._repairs:
+            return self._repairs[token]
+        if len(self._repairs) > 10_000:
+            self._repairs.clear()
+        repair = self._repairs[token] = self._nearest_word(token)
+        return repair
+
+    def _nearest_word(self, token: str) -> str | None:
+        size = len(token)
+        if size < 4:
+            return None
+        allowed = 1 if size <= 5 else 2
+        best: tuple[str, float] | None = None
+        for length in range(size - allowed, size + allowed + 1):
+            words = self.by_length.get(length)
+            if not words:
+                continue
+            found = process.extractOne(
+                token, words, scorer=OSA.distance, score_cutoff=allowed
+            )
+            if found and (best is None or found[1] < best[1]):
+                best = (found[0], found[1])
+        return best[0] if best else None
+
+    def analyse(self, text: str) -> Analysis:
+        """Tokens, typo repair, synonyms and weights for one question."""
+        raw = tokens(text)
+        corrected: dict[str, str] = {}
+        fixed: list[str] = []
+        for tok in raw:
+            if tok in self.vocabulary or is_number(tok) or tok in self.language.ignorable:
+                fixed.append(tok)
+                continue
+            repair = self._correct(tok)
+            if repair:
+                corrected[tok] = repair
+                fixed.append(repair)
+            else:
+                fixed.append(tok)
+        concepts = tuple(dict.fromkeys(self.language.concepts(fixed)))
+        max_idf = max(self.idf.values(), default=1.0)
+        weights: dict[str, float] = {}
+        unknown: set[str] = set()
+        for concept in concepts:
+            if concept in self.idf:
+                weight = self.idf[concept]
+            elif concept in self.language.question_words:
+                weight = 0.25
+            elif len(concept) <= 2 and not is_number(concept):
+                weight = 0.2  # stray letters and chat abbreviations
+            else:
+                unknown.add(concept)
+                weight = max_idf * 1.25
+            if concept in corrected.values():
+                weight *= 0.9
+            weights[concept] = weight
+        compare = any(tok in self.language.compare_cues for tok in fixed) or any(
+            c in self.language.compare_cues for c in concepts
+        )
+        return Analysis(
+            concepts=concepts,
+            weights=weights,
+            numbers=frozenset(c for c in concepts if is_number(c)),
+            unknown=frozenset(unknown),
+            corrected=corrected,
+            compare=compare,
+            text=" ".join(c for c in concepts if c not in self.language.question_words),
+        )
+
+    # --- candidates and scores -----------------------------------------------------------
+
+    def candidates(self, analysis: Analysis, limit: int = CANDIDATES) -> list[int]:
+        """Facts sharing the question's rarest concepts, best first (the pre-filter)."""
+        scores: defaultdict[int, float] = defaultdict(float)
+        known = sorted(
+            (c for c in analysis.concepts if c in self.postings),
+            key=lambda c: len(self.postings[c]),
+        )
+        for concept in known:
+            ids = self.postings[concept]
+            weight = analysis.weights[concept]
+            if len(ids) > COMMON_POSTINGS and len(scores) >= limit:
+                # A common concept only re-ranks the facts rarer ones found.
+                for idx in scores:
+                    if concept in self.entries[idx].concepts:
+                        scores[idx] += weight
+                continue
+            for idx in ids:
+                scores[idx] += weight
+        if len(scores) <= limit:
+            return sorted(scores, key=scores.__getitem__, reverse=True)
+        return sorted(scores, key=scores.__getitem__, reverse=True)[:limit]
+
+    def score(self, analysis: Analysis, index: int) -> Match:
+        entry = self.entries[index]
+        total = sum(analysis.weights.values()) or 1.0
+        covered = sum(w for c, w in analysis.weights.items() if c in entry.concepts)
+        coverage = covered / total
+        fuzzy = 0.0
+        if analysis.text and entry.docs:
+            set_best = process.extractOne(analysis.text, entry.docs, scorer=fuzz.token_set_ratio)
+            sort_best = process.extractOne(
+                analysis.text, entry.docs, scorer=fuzz.token_sort_ratio
+            )
+            fuzzy = (0.5 * set_best[1] + 0.5 * sort_best[1]) / 100 if set_best else 0.0
+        score = 0.62 * coverage + 0.38 * fuzzy
+        concepts = analysis.concepts
+        for alias in entry.aliases:
+            if _contains(concepts, alias):
+                score += 0.08
+                break
+        missing_numbers = analysis.numbers - entry.numbers
+        if missing_numbers:
+            score *= 0.45
+        return Match(entry.fact, min(score, 1.0), coverage, fuzzy, entry.concepts)
+
+    def match(self, text: str, limit: int = 5) -> tuple[Analysis, list[Match]]:
+        """The best facts for a question, best first."""
+        analysis = self.analyse(text)
+        if analysis.empty:
+            return analysis, []
+        scored = [self.score(analysis, idx) for idx in self.candidates(analysis)]
+        scored.sort(key=lambda m: m.score, reverse=True)
+        return analysis, scored[:limit]
+
+
+def _contains(haystack: tuple[str, ...], needle: tuple[str, ...]) -> bool:
+    size = len(needle)
+    return any(haystack[i : i + size] == needle for i in range(len(haystack) - size + 1))

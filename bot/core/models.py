@@ -1,0 +1,123 @@
+"""The platform-neutral data model: sources, facts, questions, citations and answers."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where facts come from: an article, a statement, a report."""
+
+    id: str
+    title: str
+    published: dt.date
+    url: str | None = None
+    publisher: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    """One statement in our own words, true as of a date, backed by a source."""
+
+    id: str
+    text: str
+    topic: str
+    as_of: dt.date
+    source: str
+    questions: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()
+    review_by: dt.date | None = None
+    status: str = "active"  # "active" or "retracted"
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    """A subject facts are grouped under; newer facts on a topic supersede older ones."""
+
+    id: str
+    label: str
+    description: str = ""
+    status_order: int | None = None
+    compare_with: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    """A question as an adapter hands it to the core."""
+
+    text: str
+    platform: str = "console"
+    user: str | None = None
+    channel: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    """A source as shown under an answer."""
+
+    source_id: str
+    title: str
+    published: dt.date
+    url: str | None = None
+    publisher: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "title": self.title,
+            "published": self.published.isoformat(),
+        }
+        if self.url:
+            data["url"] = self.url
+        if self.publisher:
+            data["publisher"] = self.publisher
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """One fact as it appears in an answer, with the earlier figure it superseded, if any."""
+
+    fact: Fact
+    label: str
+    history: Fact | None = None
+
+
+@dataclass(slots=True)
+class Answer:
+    """What the core says back, before any platform renders it.
+
+    `text` is the whole answer as a person reads it in plain text; renderers for Slack and
+    Discord rebuild their own layout from `statements`, `citations` and `as_of`.
+    """
+
+    answered: bool
+    text: str
+    question: str = ""
+    statements: list[Statement] = field(default_factory=list)
+    citations: list[Citation] = field(default_factory=list)
+    confidence: float = 0.0
+    suggestions: list[str] = field(default_factory=list)
+    as_of: dt.date | None = None
+    stale_warning: str | None = None
+    kind: str = "answer"  # "answer", "status", "refusal", "invalid"
+
+    @property
+    def fact_ids(self) -> list[str]:
+        return [s.fact.id for s in self.statements]
+
+    def to_json(self) -> dict[str, Any]:
+        """The stable JSON form printed by `strikebot ask --json`."""
+        return {
+            "answered": self.answered,
+            "text": self.text,
+            "citations": [c.to_json() for c in self.citations],
+            "facts": self.fact_ids,
+            "confidence": round(self.confidence, 4),
+            "suggestions": list(self.suggestions),
+            "as_of": self.as_of.isoformat() if self.as_of else None,
+            "kind": self.kind,
+        }

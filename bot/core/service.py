@@ -1,0 +1,201 @@
+"""The platform-neutral bot: every adapter (console, Slack, Discord) calls this and nothing
+else to answer questions, show status, topics and sources, and record feedback."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import threading
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.core.composer import Composer, Knowledge
+from bot.core.language import Language, clean
+from bot.core.matcher import Matcher
+from bot.core.models import Answer, Question, Source, Topic
+from bot.store.db import Store
+from bot.store.knowledge_files import (
+    KnowledgeSet,
+    fact_files,
+    load_fact_files,
+    load_language,
+    load_topics,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_QUESTION_CHARS = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class BotConfig:
+    """What the core needs from the settings."""
+
+    knowledge_dir: Path
+    min_confidence: float = 0.5
+    stale_days: int = 14
+    store_user_ids: bool = False
+
+
+def knowledge_fingerprint(directory: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(directory.glob("*.yaml")):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def check_question(text: str) -> tuple[str, str | None]:
+    """The cleaned question, or a reason it cannot be answered as typed."""
+    if not isinstance(text, str):
+        return "", "Please send the question as text."
+    if len(text) > MAX_QUESTION_CHARS:
+        return "", (
+            f"That message is {len(text):,} characters long; please ask one question in "
+            f"under {MAX_QUESTION_CHARS:,} characters."
+        )
+    controls = sum(1 for ch in text if unicodedata.category(ch) in ("Cc", "Cs", "Co", "Cn"))
+    controls -= text.count("\n") + text.count("\t") + text.count("\r")
+    if text and controls > max(2, len(text) // 10):
+        return "", "That looks like binary data rather than a question. Please type a question."
+    cleaned = clean(text)
+    if not cleaned:
+        return "", "Please type a question about the strike."
+    if not any(ch.isalnum() for ch in cleaned):
+        return "", "I can only answer questions in words. Please type a question about the strike."
+    return cleaned, None
+
+
+class StrikeBot:
+    """Knowledge, matcher and composer over one store; reloads when the store changes."""
+
+    def __init__(
+        self,
+        store: Store,
+        config: BotConfig,
+        *,
+        today: Callable[[], dt.date] = dt.date.today,
+        sync_bundled: bool = True,
+    ):
+        self.store = store
+        self.config = config
+        self.today = today
+        self._lock = threading.RLock()
+        self.language = self._load_language()
+        if sync_bundled:
+            self.sync_bundled()
+        self._version = -1
+        self.refresh()
+
+    # --- loading -------------------------------------------------------------------------
+
+    def _load_language(self) -> Language:
+        path = self.config.knowledge_dir / "language.yaml"
+        return load_language(path) if path.exists() else Language.build()
+
+    def bundled_topics(self) -> list[Topic]:
+        path = self.config.knowledge_dir / "topics.yaml"
+        return load_topics(path) if path.exists() else []
+
+    def bundled_knowledge(self) -> KnowledgeSet:
+        return load_fact_files(fact_files(self.config.knowledge_dir))
+
+    def sync_bundled(self) -> dict[str, int] | None:
+        """Bring new or changed bundled facts into the store (see Store.sync_bundled)."""
+        directory = self.config.knowledge_dir
+        if not directory.is_dir():
+            log.warning("knowledge directory %s not found; nothing bundled to load", directory)
+            return None
+        fingerprint = knowledge_fingerprint(directory)
+        if self.store.meta("bundle_fingerprint") == fingerprint:
+            return None
+        counts = self.store.sync_bundled(
+            self.bundled_knowledge(), self.bundled_topics(), fingerprint
+        )
+        if counts:
+            log.info("bundled knowledge synced: %s", counts)
+        return counts
+
+    def refresh(self, *, force: bool = False) -> None:
+        """Rebuild the index if the store changed (in this process or another)."""
+        with self._lock:
+            version = self.store.data_version()
+            if version == self._version and not force:
+                return
+            facts = self.store.facts(include_retracted=False)
+            sources = self.store.sources()
+            topics = self.store.topics()
+            self.knowledge = Knowledge.build(facts, sources, topics)
+            self.matcher = Matcher.build(self.language, facts, topics)
+            self.composer = Composer(
+                self.knowledge,
+                min_confidence=self.config.min_confidence,
+                stale_days=self.config.stale_days,
+                today=self.today,
+            )
+            self._version = version
+
+    # --- questions -----------------------------------------------------------------------
+
+    def answer(self, text: str) -> Answer:
+        """Answer without logging: the pure path (tests, benchmarks, eval)."""
+        cleaned, problem = check_question(text)
+        if problem:
+            return self.composer.invalid(text if isinstance(text, str) else "", problem)
+        analysis, matches = self.matcher.match(cleaned)
+        if analysis.concepts and self._is_status_request(analysis):
+            answer = self.composer.status()
+            answer.question = cleaned
+            return answer
+        return self.composer.answer(cleaned, analysis, matches)
+
+    def _is_status_request(self, analysis) -> bool:
+        content = [c for c in analysis.concepts if c not in self.language.question_words]
+        return bool(content) and all(c == "status" for c in content)
+
+    def ask(self, question: Question) -> Answer:
+        """Answer a question from a user and log it (without the user unless configured)."""
+        self.refresh()
+        answer = self.answer(question.text)
+        if answer.kind != "invalid":
+            self.store.log_question(
+                answer.question,
+                answer.answered,
+                answer.confidence,
+                answer.fact_ids,
+                question.platform,
+                question.user if self.config.store_user_ids else None,
+            )
+        return answer
+
+    def status(self) -> Answer:
+        self.refresh()
+        return self.composer.status()
+
+    def topics(self) -> list[str]:
+        self.refresh()
+        return self.composer.topic_labels()
+
+    def sources(self) -> list[Source]:
+        self.refresh()
+        used = {f.source for f in self.knowledge.facts.values()}
+        return sorted(
+            (s for s in self.knowledge.sources.values() if s.id in used),
+            key=lambda s: (s.published, s.title),
+            reverse=True,
+        )
+
+    def feedback(
+        self, question: str, fact_ids: list[str], helpful: bool, platform: str, user: str | None
+    ) -> None:
+        """Record a Helpful / Not helpful vote on an answer."""
+        self.store.record_feedback(
+            question,
+            fact_ids,
+            helpful,
+            platform,
+            user if self.config.store_user_ids else None,
+        )

@@ -1,0 +1,51 @@
+"""Typed settings from the environment and `.env`, built once by the entry point."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import platformdirs
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+BUNDLED_KNOWLEDGE = Path(__file__).resolve().parent.parent / "knowledge"
+
+
+def default_db_path() -> Path:
+    """The SQLite file in the user's data directory."""
+    return Path(platformdirs.user_data_dir("strikebot", appauthor=False)) / "strikebot.db"
+
+
+class Settings(BaseSettings):
+    """Every setting of the bot; each is documented in `.env.example`."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    db: Path = Field(default_factory=default_db_path, alias="STRIKEBOT_DB")
+    knowledge_dir: Path = Field(default=BUNDLED_KNOWLEDGE, alias="STRIKEBOT_KNOWLEDGE_DIR")
+    log_level: str = Field(default="WARNING", alias="STRIKEBOT_LOG_LEVEL")
+    min_confidence: float = Field(default=0.5, ge=0.0, le=1.0, alias="STRIKEBOT_MIN_CONFIDENCE")
+    stale_days: int = Field(default=14, ge=0, alias="STRIKEBOT_STALE_DAYS")
+    store_user_ids: bool = Field(default=False, alias="STRIKEBOT_STORE_USER_IDS")
+    retention_days: int = Field(default=90, ge=1, alias="STRIKEBOT_RETENTION_DAYS")
+
+    slack_bot_token: SecretStr | None = Field(default=None, alias="SLACK_BOT_TOKEN")
+    slack_app_token: SecretStr | None = Field(default=None, alias="SLACK_APP_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(default=None, alias="SLACK_SIGNING_SECRET")
+    slack_api_url: str = Field(default="https://slack.com/api/", alias="SLACK_API_URL")
+    slack_admins: str = Field(default="", alias="STRIKEBOT_SLACK_ADMINS")
+    slack_workspace_admins: bool = Field(default=False, alias="STRIKEBOT_SLACK_WORKSPACE_ADMINS")
+
+    discord_token: SecretStr | None = Field(default=None, alias="DISCORD_TOKEN")
+    discord_api_url: str = Field(default="https://discord.com/api/v10", alias="DISCORD_API_URL")
+    discord_gateway_url: str = Field(
+        default="wss://gateway.discord.gg/", alias="DISCORD_GATEWAY_URL"
+    )
+    discord_guild_id: int | None = Field(default=None, alias="DISCORD_GUILD_ID")
+    discord_shards: str = Field(default="", alias="DISCORD_SHARDS")
+    discord_admin_role: str = Field(default="", alias="STRIKEBOT_DISCORD_ADMIN_ROLE")
+
+    @property
+    def slack_admin_ids(self) -> frozenset[str]:
+        """Slack user ids allowed to run admin commands."""
+        return frozenset(x.strip() for x in self.slack_admins.split(",") if x.strip())

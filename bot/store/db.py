@@ -1,0 +1,490 @@
+"""The SQLite store (through sqlite-utils): sources, facts, topics, audit, question and
+feedback logs. Every write is one transaction that also appends its audit entry."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from bot.core.models import Fact, Source, Topic
+from bot.store.knowledge_files import KnowledgeSet
+from bot.store.migrations import migrate
+
+BUNDLED = "bundled"
+LOCK_TIMEOUT_S = 5.0
+
+
+class StoreError(RuntimeError):
+    """The database cannot be used; the message says why in plain words."""
+
+
+class NotFound(KeyError):
+    """No fact or source with that id."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "not found"
+
+
+def now() -> str:
+    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+
+
+def _explain(path: Path, exc: sqlite3.Error) -> StoreError:
+    text = str(exc).lower()
+    if "locked" in text or "busy" in text:
+        return StoreError(f"The database {path} is locked by another program; try again shortly.")
+    if "not a database" in text or "malformed" in text or "corrupt" in text:
+        return StoreError(
+            f"The database {path} is damaged or not a strikebot database ({exc}). "
+            "Move it aside and start again, or point STRIKEBOT_DB elsewhere."
+        )
+    if "readonly" in text or "read-only" in text:
+        return StoreError(f"The database {path} is read-only; strikebot needs to write to it.")
+    if "unable to open" in text:
+        return StoreError(f"Cannot open the database {path}: check the folder exists and is writable.")
+    return StoreError(f"Database error on {path}: {exc}")
+
+
+def _json(values: Iterable[str]) -> str:
+    return json.dumps(list(values), ensure_ascii=False)
+
+
+def _fact_row(fact: Fact) -> dict[str, Any]:
+    return {
+        "id": fact.id,
+        "text": fact.text,
+        "topic": fact.topic,
+        "as_of": fact.as_of.isoformat(),
+        "source": fact.source,
+        "questions": _json(fact.questions),
+        "aliases": _json(fact.aliases),
+        "keywords": _json(fact.keywords),
+        "review_by": fact.review_by.isoformat() if fact.review_by else None,
+        "status": fact.status,
+    }
+
+
+def _row_fact(row: dict[str, Any]) -> Fact:
+    return Fact(
+        id=row["id"],
+        text=row["text"],
+        topic=row["topic"],
+        as_of=dt.date.fromisoformat(row["as_of"]),
+        source=row["source"],
+        questions=tuple(json.loads(row["questions"] or "[]")),
+        aliases=tuple(json.loads(row["aliases"] or "[]")),
+        keywords=tuple(json.loads(row["keywords"] or "[]")),
+        review_by=dt.date.fromisoformat(row["review_by"]) if row["review_by"] else None,
+        status=row["status"],
+    )
+
+
+def _row_source(row: dict[str, Any]) -> Source:
+    return Source(
+        id=row["id"],
+        title=row["title"],
+        published=dt.date.fromisoformat(row["published"]),
+        url=row["url"] or None,
+        publisher=row["publisher"] or None,
+    )
+
+
+def fact_json(fact: Fact) -> dict[str, Any]:
+    """A fact as plain JSON values (for audit entries and `--json` output)."""
+    data = asdict(fact)
+    data["as_of"] = fact.as_of.isoformat()
+    data["review_by"] = fact.review_by.isoformat() if fact.review_by else None
+    for key in ("questions", "aliases", "keywords"):
+        data[key] = list(data[key])
+    return data
+
+
+def bundle_hash(fact: Fact) -> str:
+    return hashlib.sha256(json.dumps(fact_json(fact), sort_keys=True).encode()).hexdigest()
+
+
+class Store:
+    """One SQLite database file, opened in WAL mode and migrated to the current schema."""
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        try:
+            if str(path) != ":memory:":
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(str(path), timeout=LOCK_TIMEOUT_S, check_same_thread=False)
+            self.db = sqlite_utils.Database(conn)
+            if str(path) != ":memory:":
+                self.db.enable_wal()
+            self.db.execute("PRAGMA foreign_keys=ON")
+            migrate(self.db)
+        except sqlite3.Error as exc:
+            raise _explain(self.path, exc) from None
+        except OSError as exc:
+            raise StoreError(f"Cannot create the database {path}: {exc.strerror}") from None
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite_utils.Database]:
+        """One atomic write; database errors come out as StoreError."""
+        try:
+            with self.db.atomic():
+                yield self.db
+        except sqlite3.Error as exc:
+            raise _explain(self.path, exc) from None
+
+    def data_version(self) -> int:
+        """Changes when any connection (another process too) commits a write."""
+        return self.db.execute("PRAGMA data_version").fetchone()[0] + self._local_writes
+
+    _local_writes = 0
+
+    def _wrote(self) -> None:
+        self._local_writes += 1
+
+    # --- reads ---------------------------------------------------------------------------
+
+    def _read(self, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
+        try:
+            return list(self.db.query(sql, list(params)))
+        except sqlite3.Error as exc:
+            raise _explain(self.path, exc) from None
+
+    def sources(self) -> dict[str, Source]:
+        return {r["id"]: _row_source(r) for r in self._read("select * from sources order by id")}
+
+    def facts(self, *, include_retracted: bool = True) -> list[Fact]:
+        sql = "select * from facts"
+        if not include_retracted:
+            sql += " where status = 'active'"
+        return [_row_fact(r) for r in self._read(sql + " order by topic, as_of, id")]
+
+    def fact(self, fact_id: str) -> Fact:
+        rows = self._read("select * from facts where id = ?", [fact_id])
+        if not rows:
+            raise NotFound(f"No fact with id '{fact_id}'.")
+        return _row_fact(rows[0])
+
+    def topics(self) -> dict[str, Topic]:
+        out = {}
+        for r in self._read("select * from topics order by id"):
+            out[r["id"]] = Topic(
+                id=r["id"],
+                label=r["label"],
+                description=r["description"] or "",
+                status_order=r["status_order"],
+                compare_with=tuple(json.loads(r["compare_with"] or "[]")),
+            )
+        return out
+
+    def search(self, text: str, limit: int = 20) -> list[Fact]:
+        """Full-text search over facts (FTS5), for admins looking something up."""
+        try:
+            rows = list(self.db["facts"].search(text, limit=limit, quote=True))
+        except sqlite3.Error as exc:
+            raise _explain(self.path, exc) from None
+        return [_row_fact(r) for r in rows]
+
+    def audit(self, limit: int = 50, fact_id: str | None = None) -> list[dict[str, Any]]:
+        where, params = ("where fact_id = ?", [fact_id]) if fact_id else ("", [])
+        rows = self._read(f"select * from audit {where} order by id desc limit ?", [*params, limit])
+        for row in rows:
+            for key in ("before", "after"):
+                row[key] = json.loads(row[key]) if row[key] else None
+        return rows
+
+    def unanswered(self, limit: int = 50) -> list[dict[str, Any]]:
+        return self._read(
+            "select question, count(*) as times, max(at) as last_asked from questions_log "
+            "where answered = 0 group by lower(question) order by last_asked desc limit ?",
+            [limit],
+        )
+
+    def feedback(self, limit: int = 50) -> list[dict[str, Any]]:
+        return self._read("select * from feedback order by id desc limit ?", [limit])
+
+    def meta(self, key: str) -> str | None:
+        rows = self._read("select value from meta where key = ?", [key])
+        return rows[0]["value"] if rows else None
+
+    # --- writes --------------------------------------------------------------------------
+
+    def _audit(
+        self,
+        db: sqlite_utils.Database,
+        actor: str,
+        action: str,
+        fact_id: str | None,
+        before: Fact | None,
+        after: Fact | None,
+        platform: str = "cli",
+        note: str | None = None,
+    ) -> None:
+        db["audit"].insert(
+            {
+                "at": now(),
+                "actor": actor,
+                "platform": platform,
+                "action": action,
+                "fact_id": fact_id,
+                "before": json.dumps(fact_json(before), ensure_ascii=False) if before else None,
+                "after": json.dumps(fact_json(after), ensure_ascii=False) if after else None,
+                "note": note,
+            }
+        )
+
+    def _upsert_source(self, db: sqlite_utils.Database, source: Source, origin: str) -> None:
+        row = {
+            "id": source.id,
+            "title": source.title,
+            "published": source.published.isoformat(),
+            "url": source.url,
+            "publisher": source.publisher,
+            "origin": origin,
+        }
+        db["sources"].upsert(row, pk="id")
+
+    def _upsert_topics(self, db: sqlite_utils.Database, topics: Iterable[Topic]) -> None:
+        for t in topics:
+            db["topics"].upsert(
+                {
+                    "id": t.id,
+                    "label": t.label,
+                    "description": t.description,
+                    "status_order": t.status_order,
+                    "compare_with": _json(t.compare_with),
+                },
+                pk="id",
+            )
+
+    def _ensure_topic(self, db: sqlite_utils.Database, topic: str) -> None:
+        if not db.execute("select 1 from topics where id = ?", [topic]).fetchone():
+            label = topic.replace(".", ": ").replace("_", " ").replace("-", " ")
+            db["topics"].insert(
+                {"id": topic, "label": label[:1].upper() + label[1:], "compare_with": "[]"}
+            )
+
+    def new_fact_id(self, topic: str) -> str:
+        base = "".join(ch if ch.isalnum() else "-" for ch in topic.lower()).strip("-") or "fact"
+        taken = {r["id"] for r in self._read("select id from facts where id like ?", [base + "-%"])}
+        n = 1
+        while f"{base}-{n}" in taken:
+            n += 1
+        return f"{base}-{n}"
+
+    def add_fact(
+        self,
+        fact: Fact,
+        source: Source | None,
+        *,
+        actor: str,
+        platform: str = "cli",
+        origin: str = "admin",
+    ) -> Fact:
+        """Insert a new fact (and its source if new), with its audit entry, atomically."""
+        with self.transaction() as db:
+            if db.execute("select 1 from facts where id = ?", [fact.id]).fetchone():
+                raise ValueError(f"A fact with id '{fact.id}' already exists.")
+            if source is not None:
+                self._upsert_source(db, source, origin)
+            elif not db.execute("select 1 from sources where id = ?", [fact.source]).fetchone():
+                raise ValueError(f"No source with id '{fact.source}'.")
+            self._ensure_topic(db, fact.topic)
+            stamp = now()
+            db["facts"].insert(
+                {
+                    **_fact_row(fact),
+                    "origin": origin,
+                    "admin_modified": 1,
+                    "created_at": stamp,
+                    "updated_at": stamp,
+                }
+            )
+            self._audit(db, actor, "add", fact.id, None, fact, platform)
+        self._wrote()
+        return fact
+
+    def update_fact(
+        self,
+        fact_id: str,
+        changes: dict[str, Any],
+        *,
+        actor: str,
+        platform: str = "cli",
+        action: str = "edit",
+        note: str | None = None,
+    ) -> Fact:
+        """Change fields of a fact; the audit entry keeps before and after."""
+        with self.transaction() as db:
+            rows = list(db.query("select * from facts where id = ?", [fact_id]))
+            if not rows:
+                raise NotFound(f"No fact with id '{fact_id}'.")
+            before = _row_fact(rows[0])
+            after = replace(before, **changes)
+            if after.source != before.source and not db.execute(
+                "select 1 from sources where id = ?", [after.source]
+            ).fetchone():
+                raise ValueError(f"No source with id '{after.source}'.")
+            self._ensure_topic(db, after.topic)
+            extra: dict[str, Any] = {"admin_modified": 1, "updated_at": now()}
+            if "status" in changes:
+                extra.update(status_reason=note, status_by=actor, status_at=now())
+            db["facts"].update(fact_id, {**_fact_row(after), **extra})
+            self._audit(db, actor, action, fact_id, before, after, platform, note)
+        self._wrote()
+        return after
+
+    def log_question(
+        self,
+        question: str,
+        answered: bool,
+        confidence: float,
+        facts: Iterable[str],
+        platform: str,
+        user: str | None,
+    ) -> None:
+        with self.transaction() as db:
+            db["questions_log"].insert(
+                {
+                    "at": now(),
+                    "question": question[:1000],
+                    "answered": int(answered),
+                    "confidence": round(confidence, 4),
+                    "facts": _json(facts),
+                    "platform": platform,
+                    "user": user,
+                }
+            )
+
+    def record_feedback(
+        self, question: str, facts: Iterable[str], helpful: bool, platform: str, user: str | None
+    ) -> None:
+        with self.transaction() as db:
+            db["feedback"].insert(
+                {
+                    "at": now(),
+                    "question": question[:1000],
+                    "facts": _json(facts),
+                    "helpful": int(helpful),
+                    "platform": platform,
+                    "user": user,
+                }
+            )
+
+    def purge_logs(self, older_than_days: int) -> int:
+        """Drop question and feedback logs older than the retention period."""
+        cutoff = (dt.datetime.now(dt.UTC) - dt.timedelta(days=older_than_days)).isoformat()
+        with self.transaction() as db:
+            n = db.execute("delete from questions_log where at < ?", [cutoff]).rowcount
+            n += db.execute("delete from feedback where at < ?", [cutoff]).rowcount
+        return n
+
+    def import_knowledge(
+        self,
+        knowledge: KnowledgeSet,
+        *,
+        actor: str,
+        topics: Iterable[Topic] = (),
+        origin: str = "import",
+        platform: str = "cli",
+    ) -> dict[str, int]:
+        """Add or update facts from a validated knowledge set, all in one transaction."""
+        counts = {"added": 0, "updated": 0, "unchanged": 0}
+        with self.transaction() as db:
+            self._upsert_topics(db, topics)
+            for source in knowledge.sources:
+                self._upsert_source(db, source, origin)
+            for fact in knowledge.facts:
+                self._ensure_topic(db, fact.topic)
+                rows = list(db.query("select * from facts where id = ?", [fact.id]))
+                stamp = now()
+                if not rows:
+                    db["facts"].insert(
+                        {
+                            **_fact_row(fact),
+                            "origin": origin,
+                            "admin_modified": 1,
+                            "created_at": stamp,
+                            "updated_at": stamp,
+                        }
+                    )
+                    self._audit(db, actor, "import-add", fact.id, None, fact, platform)
+                    counts["added"] += 1
+                    continue
+                before = _row_fact(rows[0])
+                if before == fact:
+                    counts["unchanged"] += 1
+                    continue
+                db["facts"].update(
+                    fact.id, {**_fact_row(fact), "admin_modified": 1, "updated_at": stamp}
+                )
+                self._audit(db, actor, "import-update", fact.id, before, fact, platform)
+                counts["updated"] += 1
+        self._wrote()
+        return counts
+
+    def sync_bundled(
+        self, knowledge: KnowledgeSet, topics: Iterable[Topic], fingerprint: str
+    ) -> dict[str, int] | None:
+        """Bring in new and changed bundled facts without undoing what admins changed.
+
+        The rule: a bundled fact no admin has touched follows the files; once an admin edits,
+        retracts or restores it, the admin's version stays and later file changes to it are
+        skipped (and noted in the audit log once). Facts removed from the files are kept.
+        Returns None when the bundle is unchanged since the last sync.
+        """
+        if self.meta("bundle_fingerprint") == fingerprint:
+            return None
+        counts = {"added": 0, "updated": 0, "kept_admin_version": 0}
+        with self.transaction() as db:
+            self._upsert_topics(db, topics)
+            for source in knowledge.sources:
+                self._upsert_source(db, source, BUNDLED)
+            for fact in knowledge.facts:
+                digest = bundle_hash(fact)
+                rows = list(db.query("select * from facts where id = ?", [fact.id]))
+                stamp = now()
+                if not rows:
+                    db["facts"].insert(
+                        {
+                            **_fact_row(fact),
+                            "origin": BUNDLED,
+                            "bundled_hash": digest,
+                            "admin_modified": 0,
+                            "created_at": stamp,
+                            "updated_at": stamp,
+                        }
+                    )
+                    self._audit(db, BUNDLED, "sync-add", fact.id, None, fact, "bundle")
+                    counts["added"] += 1
+                    continue
+                row = rows[0]
+                if row["bundled_hash"] == digest:
+                    continue
+                before = _row_fact(row)
+                if row["admin_modified"]:
+                    db["facts"].update(fact.id, {"bundled_hash": digest})
+                    self._audit(
+                        db, BUNDLED, "sync-skip", fact.id, before, fact, "bundle",
+                        "the bundled file changed, but an admin's version is kept",
+                    )  # fmt: skip
+                    counts["kept_admin_version"] += 1
+                    continue
+                db["facts"].update(
+                    fact.id, {**_fact_row(fact), "bundled_hash": digest, "updated_at": stamp}
+                )
+                self._audit(db, BUNDLED, "sync-update", fact.id, before, fact, "bundle")
+                counts["updated"] += 1
+            db["meta"].upsert({"key": "bundle_fingerprint", "value": fingerprint}, pk="key")
+        self._wrote()
+        return counts

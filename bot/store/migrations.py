@@ -1,0 +1,131 @@
+"""Schema migrations: each step runs once, in order, inside one transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+import sqlite_utils
+
+
+def _v1(db: sqlite_utils.Database) -> None:
+    db["sources"].create(
+        {
+            "id": str,
+            "title": str,
+            "published": str,
+            "url": str,
+            "publisher": str,
+            "origin": str,
+        },
+        pk="id",
+    )
+    db["topics"].create(
+        {
+            "id": str,
+            "label": str,
+            "description": str,
+            "status_order": int,
+            "compare_with": str,
+        },
+        pk="id",
+    )
+    db["facts"].create(
+        {
+            "id": str,
+            "text": str,
+            "topic": str,
+            "as_of": str,
+            "source": str,
+            "questions": str,
+            "aliases": str,
+            "keywords": str,
+            "review_by": str,
+            "status": str,
+            "status_reason": str,
+            "status_by": str,
+            "status_at": str,
+            "origin": str,
+            "bundled_hash": str,
+            "admin_modified": int,
+            "created_at": str,
+            "updated_at": str,
+        },
+        pk="id",
+        foreign_keys=[("source", "sources", "id")],
+        not_null={"text", "topic", "as_of", "source", "status"},
+    )
+    db["facts"].create_index(["topic", "as_of"])
+    db["facts"].enable_fts(
+        ["text", "questions", "aliases", "keywords"], create_triggers=True, tokenize="porter"
+    )
+    db["audit"].create(
+        {
+            "id": int,
+            "at": str,
+            "actor": str,
+            "platform": str,
+            "action": str,
+            "fact_id": str,
+            "before": str,
+            "after": str,
+            "note": str,
+        },
+        pk="id",
+    )
+    db["audit"].create_index(["fact_id"])
+    db["questions_log"].create(
+        {
+            "id": int,
+            "at": str,
+            "question": str,
+            "answered": int,
+            "confidence": float,
+            "facts": str,
+            "platform": str,
+            "user": str,
+        },
+        pk="id",
+    )
+    db["questions_log"].create_index(["answered", "at"])
+    db["feedback"].create(
+        {
+            "id": int,
+            "at": str,
+            "question": str,
+            "facts": str,
+            "helpful": int,
+            "platform": str,
+            "user": str,
+        },
+        pk="id",
+    )
+    db["meta"].create({"key": str, "value": str}, pk="key")
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1]
+
+
+def current_version(db: sqlite_utils.Database) -> int:
+    if "schema_migrations" not in db.table_names():
+        return 0
+    row = db.execute("select max(version) from schema_migrations").fetchone()
+    return row[0] or 0
+
+
+def migrate(db: sqlite_utils.Database) -> int:
+    """Bring the schema up to date; returns the version now in force."""
+    if "schema_migrations" not in db.table_names():
+        with db.atomic():
+            db["schema_migrations"].create({"version": int, "applied_at": str}, pk="version")
+    version = current_version(db)
+    for number, step in enumerate(MIGRATIONS, start=1):
+        if number <= version:
+            continue
+        with db.atomic():
+            step(db)
+            db["schema_migrations"].insert(
+                {"version": number, "applied_at": dt.datetime.now(dt.UTC).isoformat()}
+            )
+        version = number
+    return version
