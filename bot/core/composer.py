@@ -101,7 +101,7 @@ class Composer:
                 src = self.knowledge.sources.get(fact.source)
                 if src is None:
                     continue
-                seen[src.id] = Citation(src.id, src.title, src.published, src.url, src.publisher)
+                seen[src.id] = Citation.of(src)
         return list(seen.values())
 
     def _stale(self, newest_source: dt.date | None) -> str | None:

@@ -65,6 +65,10 @@ class Citation:
     url: str | None = None
     publisher: str | None = None
 
+    @classmethod
+    def of(cls, source: Source) -> Citation:
+        return cls(source.id, source.title, source.published, source.url, source.publisher)
+
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
             "title": self.title,

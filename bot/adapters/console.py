@@ -1,0 +1,59 @@
+"""The console adapter: a chat session in the terminal, no tokens needed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TextIO
+
+from bot.core.models import Citation, Question
+from bot.core.service import StrikeBot
+from bot.render.text import citation_line, human_date
+
+HELP = """Ask me anything about the strike, in your own words, e.g. "how long has the strike lasted?"
+Commands: status (the latest picture), topics (what I can answer), sources, help, quit."""
+
+
+def reply(bot: StrikeBot, line: str, user: str | None = None) -> str | None:
+    """What the bot says to one console line; None means the session should end."""
+    command = line.strip().lower().lstrip("/")
+    if command in ("quit", "exit", "bye", ":q"):
+        return None
+    if command in ("help", "?", "commands"):
+        return HELP
+    if command == "status":
+        return bot.status().text
+    if command == "topics":
+        return "I can answer questions about:\n" + "\n".join(f"  - {t}" for t in bot.topics())
+    if command == "sources":
+        lines = [citation_line(Citation.of(s)) for s in bot.sources()]
+        return "My sources:\n" + "\n".join(f"  - {x}" for x in lines)
+    return bot.ask(Question(line, platform="console", user=user)).text
+
+
+def run_chat(
+    bot: StrikeBot,
+    stdin: TextIO,
+    write: Callable[[str], None],
+    *,
+    interactive: bool,
+    user: str | None = None,
+) -> None:
+    """Read questions until EOF or `quit`, answering each."""
+    if interactive:
+        status = bot.status()
+        as_of = f" (knowledge as of {human_date(status.as_of)})" if status.as_of else ""
+        write(f"strikebot{as_of}. Type a question, `help` or `quit`.")
+    while True:
+        if interactive:
+            write_prompt = getattr(stdin, "isatty", lambda: False)()
+            if write_prompt:
+                print("you> ", end="", flush=True)
+        line = stdin.readline()
+        if not line:
+            return
+        if not line.strip():
+            continue
+        text = reply(bot, line.rstrip("\n"), user)
+        if text is None:
+            return
+        write(text + "\n")

@@ -1,0 +1,498 @@
+"""The `strikebot` command line: a thin layer over the core (see README for every command)."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import logging
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import click
+from pydantic import ValidationError
+
+from bot.adapters.console import run_chat
+from bot.core.admin import Actor, AdminInputError, AdminService, PermissionDenied
+from bot.core.evaluate import EvalFileError, evaluate, read_cases
+from bot.core.models import Answer, Fact, Question
+from bot.core.service import BotConfig, StrikeBot
+from bot.render.text import human_date
+from bot.settings import Settings
+from bot.store.db import NotFound, Store, StoreError, fact_json
+from bot.store.knowledge_files import KnowledgeError
+
+EXIT_USAGE = 2
+EXIT_STORE = 3
+EXIT_KNOWLEDGE = 4
+EXIT_NOT_FOUND = 5
+EXIT_EVAL_FAILED = 1
+
+log = logging.getLogger("strikebot")
+
+
+class Failure(click.ClickException):
+    """A clear one-line error and an exit code, never a traceback."""
+
+    def __init__(self, message: str, exit_code: int):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+@dataclass
+class App:
+    """What every command shares: settings, and the bot built on first use."""
+
+    settings: Settings
+
+    @cached_property
+    def store(self) -> Store:
+        return Store(self.settings.db)
+
+    @cached_property
+    def bot(self) -> StrikeBot:
+        return StrikeBot(
+            self.store,
+            BotConfig(
+                knowledge_dir=self.settings.knowledge_dir,
+                min_confidence=self.settings.min_confidence,
+                stale_days=self.settings.stale_days,
+                store_user_ids=self.settings.store_user_ids,
+            ),
+        )
+
+    @cached_property
+    def admin(self) -> AdminService:
+        return AdminService(self.bot)
+
+
+def guarded(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn the core's errors into one-line messages with distinct exit codes."""
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except StoreError as exc:
+            raise Failure(str(exc), EXIT_STORE) from None
+        except KnowledgeError as exc:
+            raise Failure("the knowledge file was not loaded:\n" + str(exc), EXIT_KNOWLEDGE) from None
+        except NotFound as exc:
+            raise Failure(str(exc), EXIT_NOT_FOUND) from None
+        except (AdminInputError, PermissionDenied) as exc:
+            raise Failure(str(exc), EXIT_USAGE) from None
+
+    wrapper.__name__ = func.__name__
+    wrapper.__doc__ = func.__doc__
+    return wrapper
+
+
+pass_app = click.make_pass_decorator(App)
+
+
+def emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False))
+
+
+@click.group(invoke_without_command=True)
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), help="SQLite file.")
+@click.option(
+    "--knowledge",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder of bundled knowledge YAML.",
+)
+@click.version_option(package_name="strikebot")
+@click.pass_context
+def cli(ctx: click.Context, db: Path | None, knowledge: Path | None) -> None:
+    """strikebot: short, cited answers about the strike, on Slack, Discord and the console.
+
+    Run without a command to start the bot: the console chat, plus Slack and Discord when
+    their tokens are set.
+    """
+    overrides: dict[str, Any] = {}
+    if db is not None:
+        overrides["STRIKEBOT_DB"] = db
+    if knowledge is not None:
+        overrides["STRIKEBOT_KNOWLEDGE_DIR"] = knowledge
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise Failure(f"invalid setting: {problems}", EXIT_USAGE) from None
+    logging.basicConfig(
+        level=getattr(logging, settings.log_level.upper(), logging.WARNING),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    ctx.obj = App(settings)
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(run)
+
+
+# --- questions --------------------------------------------------------------------------
+
+
+def _print_answer(answer: Answer, as_json: bool) -> None:
+    if as_json:
+        emit_json(answer.to_json())
+    else:
+        click.echo(answer.text)
+
+
+@cli.command()
+@click.argument("question", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per answer.")
+@pass_app
+@guarded
+def ask(app: App, question: tuple[str, ...], as_json: bool) -> None:
+    """Answer QUESTION; `-` reads one question a line from standard input."""
+    bot = app.bot
+    if question == ("-",):
+        for line in sys.stdin:
+            line = line.rstrip("\r\n")
+            _print_answer(bot.ask(Question(line, platform="cli")), as_json)
+            sys.stdout.flush()
+        return
+    _print_answer(bot.ask(Question(" ".join(question), platform="cli")), as_json)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+@guarded
+def status(app: App, as_json: bool) -> None:
+    """The latest picture: day count, offer against demands, what is unresolved."""
+    answer = app.bot.status()
+    if as_json:
+        emit_json(
+            {
+                "text": answer.text,
+                "as_of": answer.as_of.isoformat() if answer.as_of else None,
+                "citations": [c.to_json() for c in answer.citations],
+                "facts": answer.fact_ids,
+                "stale_warning": answer.stale_warning,
+            }
+        )
+    else:
+        click.echo(answer.text)
+
+
+@cli.command()
+@pass_app
+@guarded
+def topics(app: App) -> None:
+    """What the bot can answer about."""
+    for label in app.bot.topics():
+        click.echo(label)
+
+
+@cli.command()
+@pass_app
+@guarded
+def sources(app: App) -> None:
+    """The sources behind the current facts."""
+    for s in app.bot.sources():
+        extra = f" ({s.publisher})" if s.publisher else ""
+        url = f" {s.url}" if s.url else ""
+        click.echo(f"{s.id}: {s.title}{extra}, {human_date(s.published)}{url}")
+
+
+@cli.command()
+@pass_app
+@guarded
+def chat(app: App) -> None:
+    """An interactive console session with the bot (no tokens needed)."""
+    run_chat(app.bot, sys.stdin, click.echo, interactive=True, user=getpass.getuser())
+
+
+@cli.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the score as JSON.")
+@click.option("--min-rate", type=float, default=None, help="Exit 1 below this pass rate.")
+@pass_app
+@guarded
+def eval(app: App, file: Path, as_json: bool, min_rate: float | None) -> None:
+    """Score a question file (the format of shared/eval/questions.jsonl)."""
+    try:
+        cases = read_cases(file)
+    except EvalFileError as exc:
+        raise Failure(str(exc), EXIT_USAGE) from None
+    report = evaluate(cases, app.bot.answer)
+    if as_json:
+        emit_json(
+            {
+                "passed": report.passed,
+                "total": report.total,
+                "misses": [
+                    {"q": m.case.question, "line": m.case.line, "why": m.why,
+                     "facts": m.answer.fact_ids, "confidence": round(m.answer.confidence, 4)}
+                    for m in report.misses
+                ],
+            }
+        )  # fmt: skip
+    else:
+        click.echo(f"passed {report.passed}/{report.total} ({report.rate:.1%})")
+        for m in report.misses:
+            click.echo(f"  miss line {m.case.line}: {m.case.question!r}: {m.why}")
+    if min_rate is not None and report.rate < min_rate:
+        sys.exit(EXIT_EVAL_FAILED)
+
+
+# --- facts ------------------------------------------------------------------------------
+
+
+def _actor(by: str | None) -> Actor:
+    # Whoever can run the CLI can write the database file, so the CLI acts as an admin.
+    return Actor(id=by or getpass.getuser(), platform="cli", is_admin=True)
+
+
+def _fact_summary(fact: Fact) -> dict[str, Any]:
+    return {
+        "id": fact.id,
+        "text": fact.text,
+        "topic": fact.topic,
+        "as_of": fact.as_of.isoformat(),
+        "source": fact.source,
+        "status": fact.status,
+    }
+
+
+@cli.group()
+def facts() -> None:
+    """List, add, edit, retract, restore, audit, import and export facts."""
+
+
+@facts.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--active", is_flag=True, help="Leave out retracted facts.")
+@click.option("--topic", help="Only this topic.")
+@click.option("--search", help="Full-text search over texts, questions and aliases.")
+@pass_app
+@guarded
+def facts_list(
+    app: App, as_json: bool, active: bool, topic: str | None, search: str | None
+) -> None:
+    """Every fact with its id, topic, as-of date and status."""
+    store = app.bot.store
+    items = store.search(search, limit=100) if search else store.facts()
+    items = [f for f in items if (not active or f.status == "active")]
+    items = [f for f in items if topic is None or f.topic == topic]
+    if as_json:
+        emit_json([_fact_summary(f) for f in items])
+        return
+    for f in items:
+        mark = "" if f.status == "active" else " [retracted]"
+        click.echo(f"{f.id}  ({f.topic}, as of {f.as_of}){mark}\n    {f.text}")
+
+
+@facts.command("show")
+@click.argument("fact_id")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+@guarded
+def facts_show(app: App, fact_id: str, as_json: bool) -> None:
+    """One fact in full."""
+    fact = app.bot.store.fact(fact_id)
+    if as_json:
+        emit_json(fact_json(fact))
+        return
+    for key, value in fact_json(fact).items():
+        if value not in (None, [], ()):
+            click.echo(f"{key}: {value}")
+
+
+@facts.command("add")
+@click.option("--text", required=True)
+@click.option("--topic", required=True)
+@click.option("--as-of", "as_of", required=True, help="YYYY-MM-DD")
+@click.option("--source-title", help="Title of the source (new or existing).")
+@click.option("--published", help="Source publication date, YYYY-MM-DD.")
+@click.option("--source", "source_id", help="Id of an existing source instead of a title.")
+@click.option("--url")
+@click.option("--publisher")
+@click.option("--question", "questions", multiple=True, help="An example question (repeat).")
+@click.option("--id", "fact_id", help="Choose the fact id (default: from the topic).")
+@click.option("--by", help="Who makes the change (default: your user name).")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+@guarded
+def facts_add(app: App, by: str | None, as_json: bool, **fields: Any) -> None:
+    """Add a fact with its source."""
+    fact = app.admin.add(_actor(by), **fields)
+    if as_json:
+        emit_json({"id": fact.id, **fact_json(fact)})
+    else:
+        click.echo(f"added {fact.id}")
+
+
+@facts.command("edit")
+@click.argument("fact_id")
+@click.option("--text")
+@click.option("--topic")
+@click.option("--as-of", "as_of")
+@click.option("--source", help="Id of an existing source.")
+@click.option("--question", "questions", multiple=True, help="Replace the example questions.")
+@click.option("--by")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+@guarded
+def facts_edit(
+    app: App, fact_id: str, by: str | None, as_json: bool, questions: tuple[str, ...], **fields
+) -> None:
+    """Change a fact; the audit log keeps the old version."""
+    if questions:
+        fields["questions"] = questions
+    fact = app.admin.edit(_actor(by), fact_id, **fields)
+    if as_json:
+        emit_json(fact_json(fact))
+    else:
+        click.echo(f"edited {fact.id}")
+
+
+@facts.command("retract")
+@click.argument("fact_id")
+@click.option("--reason", required=True)
+@click.option("--by")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+@guarded
+def facts_retract(app: App, fact_id: str, reason: str, by: str | None, as_json: bool) -> None:
+    """Withdraw a fact from answers (it is kept, and can be restored)."""
+    fact = app.admin.retract(_actor(by), fact_id, reason)
+    if as_json:
+        emit_json(_fact_summary(fact))
+    else:
+        click.echo(f"retracted {fact.id}")
+
+
+@facts.command("restore")
+@click.argument("fact_id")
+@click.option("--reason")
+@click.option("--by")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+@guarded
+def facts_restore(
+    app: App, fact_id: str, reason: str | None, by: str | None, as_json: bool
+) -> None:
+    """Undo a retraction."""
+    fact = app.admin.restore(_actor(by), fact_id, reason)
+    if as_json:
+        emit_json(_fact_summary(fact))
+    else:
+        click.echo(f"restored {fact.id}")
+
+
+@facts.command("audit")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--limit", default=50, show_default=True)
+@click.option("--fact", "fact_id", help="Only this fact's history.")
+@pass_app
+@guarded
+def facts_audit(app: App, as_json: bool, limit: int, fact_id: str | None) -> None:
+    """Who changed what, when, newest first."""
+    entries = app.admin.audit(_actor(None), limit=limit, fact_id=fact_id)
+    if as_json:
+        emit_json(
+            [
+                {
+                    "who": e["actor"],
+                    "when": e["at"],
+                    "action": e["action"],
+                    "fact_id": e["fact_id"],
+                    "platform": e["platform"],
+                    "before": e["before"],
+                    "after": e["after"],
+                    "note": e["note"],
+                }
+                for e in entries
+            ]
+        )
+        return
+    for e in entries:
+        note = f" ({e['note']})" if e["note"] else ""
+        click.echo(f"{e['at']}  {e['actor']}  {e['action']}  {e['fact_id']}{note}")
+
+
+@facts.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--by")
+@pass_app
+@guarded
+def facts_import(app: App, file: Path, by: str | None) -> None:
+    """Load a knowledge YAML file: all of it, or nothing if any of it is wrong."""
+    counts = app.admin.import_file(_actor(by), file)
+    click.echo(", ".join(f"{n} {what}" for what, n in counts.items()))
+
+
+@facts.command("export")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@pass_app
+@guarded
+def facts_export(app: App, file: Path) -> None:
+    """Write every fact and source as a knowledge YAML file that `import` reads back."""
+    text = app.admin.export_text()
+    try:
+        file.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise Failure(f"cannot write {file}: {exc.strerror}", EXIT_USAGE) from None
+    click.echo(f"wrote {file}")
+
+
+@facts.command("unanswered")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--limit", default=50, show_default=True)
+@pass_app
+@guarded
+def facts_unanswered(app: App, as_json: bool, limit: int) -> None:
+    """Recent questions the bot could not answer."""
+    rows = app.admin.unanswered(_actor(None), limit=limit)
+    if as_json:
+        emit_json(rows)
+        return
+    for r in rows:
+        click.echo(f"{r['last_asked']}  x{r['times']}  {r['question']}")
+
+
+# --- running ----------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--no-console", is_flag=True, help="Do not read questions from the terminal.")
+@pass_app
+@guarded
+def run(app: App, no_console: bool) -> None:
+    """Start the bot: console chat, plus Slack and Discord when their tokens are set."""
+    from bot.runner import run_all
+
+    run_all(app.settings, app.bot, console=not no_console)
+
+
+@cli.command()
+@click.option("--port", type=int, default=3000, show_default=True, help="HTTP mode port.")
+@pass_app
+@guarded
+def slack(app: App, port: int) -> None:
+    """Run the Slack bot: Socket Mode with SLACK_APP_TOKEN, else HTTP mode on --port."""
+    from bot.adapters.slack import run_slack
+
+    run_slack(app.settings, app.bot, port=port)
+
+
+@cli.command()
+@pass_app
+@guarded
+def discord(app: App) -> None:
+    """Run the Discord bot with DISCORD_TOKEN."""
+    from bot.adapters.discord import run_discord
+
+    run_discord(app.settings, app.bot)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="strikebot")
