@@ -108,6 +108,7 @@ class Answer:
     as_of: dt.date | None = None
     stale_warning: str | None = None
     kind: str = "answer"  # "answer", "status", "refusal", "invalid"
+    log_id: int | None = None  # the question-log entry; feedback buttons refer to it
 
     @property
     def fact_ids(self) -> list[str]:

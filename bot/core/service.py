@@ -161,7 +161,7 @@ class StrikeBot:
         self.refresh()
         answer = self.answer(question.text)
         if answer.kind != "invalid":
-            self.store.log_question(
+            answer.log_id = self.store.log_question(
                 answer.question,
                 answer.answered,
                 answer.confidence,
@@ -188,14 +188,18 @@ class StrikeBot:
             reverse=True,
         )
 
-    def feedback(
-        self, question: str, fact_ids: list[str], helpful: bool, platform: str, user: str | None
-    ) -> None:
-        """Record a Helpful / Not helpful vote on an answer."""
+    def feedback(self, log_id: int, helpful: bool, platform: str, user: str | None) -> bool:
+        """Record a Helpful / Not helpful vote on the answer logged as `log_id`.
+
+        Returns False when that answer is unknown (for example purged by retention)."""
+        entry = self.store.logged_question(log_id)
+        if entry is None:
+            return False
         self.store.record_feedback(
-            question,
-            fact_ids,
+            entry["question"],
+            entry["facts"],
             helpful,
             platform,
             user if self.config.store_user_ids else None,
         )
+        return True

@@ -352,9 +352,10 @@ class Store:
         facts: Iterable[str],
         platform: str,
         user: str | None,
-    ) -> None:
+    ) -> int:
+        """Append to the question log; returns the entry's id (feedback refers to it)."""
         with self.transaction() as db:
-            db["questions_log"].insert(
+            table = db["questions_log"].insert(
                 {
                     "at": now(),
                     "question": question[:1000],
@@ -365,6 +366,15 @@ class Store:
                     "user": user,
                 }
             )
+        return int(table.last_pk)
+
+    def logged_question(self, log_id: int) -> dict[str, Any] | None:
+        rows = self._read("select * from questions_log where id = ?", [log_id])
+        if not rows:
+            return None
+        row = rows[0]
+        row["facts"] = json.loads(row["facts"] or "[]")
+        return row
 
     def record_feedback(
         self, question: str, facts: Iterable[str], helpful: bool, platform: str, user: str | None
