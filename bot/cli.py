@@ -78,7 +78,9 @@ def guarded(func: Callable[..., Any]) -> Callable[..., Any]:
         except StoreError as exc:
             raise Failure(str(exc), EXIT_STORE) from None
         except KnowledgeError as exc:
-            raise Failure("the knowledge file was not loaded:\n" + str(exc), EXIT_KNOWLEDGE) from None
+            raise Failure(
+                "the knowledge file was not loaded:\n" + str(exc), EXIT_KNOWLEDGE
+            ) from None
         except NotFound as exc:
             raise Failure(str(exc), EXIT_NOT_FOUND) from None
         except (AdminInputError, PermissionDenied) as exc:

@@ -110,8 +110,7 @@ class Composer:
         if (self.today() - newest_source).days <= self.stale_days:
             return None
         return (
-            f"My latest source on this is from {human_date(newest_source)}; "
-            "it may be out of date."
+            f"My latest source on this is from {human_date(newest_source)}; it may be out of date."
         )
 
     def _finish(self, answer: Answer) -> Answer:
@@ -239,4 +238,3 @@ class Composer:
             kind="status",
         )
         return self._finish(answer)
-

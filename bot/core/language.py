@@ -74,6 +74,8 @@ class Language:
     filler: frozenset[str] = frozenset()
     question_words: frozenset[str] = frozenset()
     compare_cues: frozenset[str] = frozenset()
+    entities: frozenset[str] = frozenset()
+    generic: frozenset[str] = frozenset()
     max_phrase: int = 1
 
     @classmethod
@@ -84,6 +86,8 @@ class Language:
         filler: tuple[str, ...] = (),
         question_words: tuple[str, ...] = (),
         compare_cues: tuple[str, ...] = (),
+        entities: tuple[str, ...] = (),
+        generic: tuple[str, ...] = (),
     ) -> Language:
         phrases: dict[tuple[str, ...], str] = {}
         for group in synonyms:
@@ -100,6 +104,10 @@ class Language:
             filler=frozenset(t for w in filler for t in tokens(w)),
             question_words=frozenset(t for w in question_words for t in tokens(w)),
             compare_cues=frozenset(t for w in compare_cues for t in tokens(w)),
+            entities=frozenset(
+                phrases.get(tuple(tokens(w)), "_".join(tokens(w))) for w in entities
+            ),
+            generic=frozenset(stem(t) for w in generic for t in tokens(w)),
             max_phrase=max((len(k) for k in phrases), default=1),
         )
 
@@ -110,7 +118,8 @@ class Language:
     def surface_words(self) -> set[str]:
         """Every single word that appears in a synonym entry or a word list."""
         words = {w for key in self.phrases for w in key}
-        return words | self.stopwords | self.filler | self.question_words | self.compare_cues
+        lists = self.stopwords | self.filler | self.question_words | self.compare_cues
+        return words | lists | self.generic
 
     def concepts(self, toks: list[str], *, keep_stopwords: bool = False) -> list[str]:
         """Map tokens to concepts: synonym phrases (longest first) to their canonical word,

@@ -24,6 +24,10 @@ from bot.core.models import Fact, Topic
 
 CANDIDATES = 40
 COMMON_POSTINGS = 2000
+GENERIC_WEIGHT = 0.3
+COVERAGE_SHARE = 0.72
+COVERAGE_POWER = 1.5
+MIN_EVIDENCE = 1.2  # summed idf of matched concepts below which a match is too thin to trust
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +77,8 @@ class Matcher:
     idf: dict[str, float] = field(default_factory=dict)
     vocabulary: set[str] = field(default_factory=set)
     by_length: dict[int, list[str]] = field(default_factory=dict)
+    frequency: dict[str, int] = field(default_factory=dict)
+    short_words: list[str] = field(default_factory=list)
     _repairs: dict[str, str | None] = field(default_factory=dict)
 
     @classmethod
@@ -83,6 +89,7 @@ class Matcher:
         topics = topics or {}
         postings: defaultdict[str, list[int]] = defaultdict(list)
         vocabulary = language.surface_words()
+        frequency: defaultdict[str, int] = defaultdict(int)
         concept_of = language.concepts
         for fact in facts:
             if fact.status != "active":
@@ -95,6 +102,8 @@ class Matcher:
             for text in texts:
                 toks = tokens(text)
                 vocabulary.update(toks)
+                for tok in toks:
+                    frequency[tok] += 1
                 cs = concept_of(toks)
                 concepts.update(cs)
                 if cs:
@@ -116,6 +125,10 @@ class Matcher:
         matcher.postings = dict(postings)
         matcher.idf = {c: math.log(1 + n / len(ids)) for c, ids in postings.items()}
         matcher.vocabulary = {w for w in vocabulary if w and not is_number(w)}
+        matcher.frequency = dict(frequency)
+        matcher.short_words = sorted(
+            w for w in language.stopwords | language.question_words if 2 <= len(w) <= 4
+        )
         by_length: defaultdict[int, list[str]] = defaultdict(list)
         for word in sorted(matcher.vocabulary):
             by_length[len(word)].append(word)
@@ -138,20 +151,29 @@ class Matcher:
 
     def _nearest_word(self, token: str) -> str | None:
         size = len(token)
-        if size < 4:
+        if size < 3:
             return None
+        if size == 3:
+            # Short words are only repaired into function words ("wat", "hw", "whn").
+            longer = [w for w in self.short_words if len(w) > size]
+            found = process.extractOne(token, longer, scorer=OSA.distance, score_cutoff=1)
+            return found[0] if found else None
         allowed = 1 if size <= 5 else 2
-        best: tuple[str, float] | None = None
+        best: tuple[tuple[float, int, bool], str] | None = None
         for length in range(size - allowed, size + allowed + 1):
             words = self.by_length.get(length)
             if not words:
                 continue
-            found = process.extractOne(
-                token, words, scorer=OSA.distance, score_cutoff=allowed
-            )
-            if found and (best is None or found[1] < best[1]):
-                best = (found[0], found[1])
-        return best[0] if best else None
+            for word, distance, _ in process.extract(
+                token, words, scorer=OSA.distance, score_cutoff=allowed, limit=8
+            ):
+                if word in self.language.ignorable:
+                    continue  # "head" is not a typo for "had"
+                # Closest first; among equals the word the knowledge uses most.
+                rank = (distance, -self.frequency.get(word, 0), word[:1] != token[:1])
+                if best is None or rank < best[0]:
+                    best = (rank, word)
+        return best[1] if best else None
 
     def analyse(self, text: str) -> Analysis:
         """Tokens, typo repair, synonyms and weights for one question."""
@@ -170,13 +192,23 @@ class Matcher:
                 fixed.append(tok)
         concepts = tuple(dict.fromkeys(self.language.concepts(fixed)))
         max_idf = max(self.idf.values(), default=1.0)
+        lang = self.language
         weights: dict[str, float] = {}
         unknown: set[str] = set()
         for concept in concepts:
-            if concept in self.idf:
-                weight = self.idf[concept]
-            elif concept in self.language.question_words:
+            if concept in lang.compare_cues:
+                continue  # structure, not subject: handled by `compare`
+            if concept in lang.question_words:
                 weight = 0.25
+            elif concept in self.idf:
+                weight = self.idf[concept]
+                if concept in lang.generic:
+                    weight = min(weight, GENERIC_WEIGHT)
+                if concept in lang.entities:
+                    # Naming a party is never incidental: "WGA president" is not "AMPTP president".
+                    weight = max(weight, 0.5 * max_idf)
+            elif concept in lang.generic:
+                weight = GENERIC_WEIGHT
             elif len(concept) <= 2 and not is_number(concept):
                 weight = 0.2  # stray letters and chat abbreviations
             else:
@@ -204,7 +236,7 @@ class Matcher:
         """Facts sharing the question's rarest concepts, best first (the pre-filter)."""
         scores: defaultdict[int, float] = defaultdict(float)
         known = sorted(
-            (c for c in analysis.concepts if c in self.postings),
+            (c for c in analysis.weights if c in self.postings),
             key=lambda c: len(self.postings[c]),
         )
         for concept in known:
@@ -230,19 +262,28 @@ class Matcher:
         fuzzy = 0.0
         if analysis.text and entry.docs:
             set_best = process.extractOne(analysis.text, entry.docs, scorer=fuzz.token_set_ratio)
-            sort_best = process.extractOne(
-                analysis.text, entry.docs, scorer=fuzz.token_sort_ratio
-            )
+            sort_best = process.extractOne(analysis.text, entry.docs, scorer=fuzz.token_sort_ratio)
             fuzzy = (0.5 * set_best[1] + 0.5 * sort_best[1]) / 100 if set_best else 0.0
-        score = 0.62 * coverage + 0.38 * fuzzy
+        score = COVERAGE_SHARE * coverage**COVERAGE_POWER + (1 - COVERAGE_SHARE) * fuzzy
         concepts = analysis.concepts
         for alias in entry.aliases:
             if _contains(concepts, alias):
                 score += 0.08
                 break
-        missing_numbers = analysis.numbers - entry.numbers
-        if missing_numbers:
-            score *= 0.45
+        if analysis.numbers - entry.numbers:
+            score *= 0.45  # a figure or year the fact does not contain: another event
+        if any(c in self.language.entities and c not in entry.concepts for c in concepts):
+            score *= 0.7  # a party the fact does not mention at all
+        if analysis.unknown:
+            unknown = sum(analysis.weights[c] for c in analysis.unknown) / total
+            score *= 1 - 0.5 * unknown  # words no fact uses: likely another subject
+        evidence = sum(
+            self.idf[c]
+            for c in analysis.weights
+            if c in entry.concepts and c not in self.language.question_words
+        )
+        if evidence < MIN_EVIDENCE:
+            score *= evidence / MIN_EVIDENCE
         return Match(entry.fact, min(score, 1.0), coverage, fuzzy, entry.concepts)
 
     def match(self, text: str, limit: int = 5) -> tuple[Analysis, list[Match]]:

@@ -32,9 +32,7 @@ def statement_lines(answer: Answer, *, bullets: bool) -> list[str]:
             body = f"• {st.label}: {body}"
         lines.append(body)
         if st.history is not None:
-            lines.append(
-                f"  Earlier: {st.history.text} (as of {human_date(st.history.as_of)})"
-            )
+            lines.append(f"  Earlier: {st.history.text} (as of {human_date(st.history.as_of)})")
     return lines
 
 

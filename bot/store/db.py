@@ -50,7 +50,9 @@ def _explain(path: Path, exc: sqlite3.Error) -> StoreError:
     if "readonly" in text or "read-only" in text:
         return StoreError(f"The database {path} is read-only; strikebot needs to write to it.")
     if "unable to open" in text:
-        return StoreError(f"Cannot open the database {path}: check the folder exists and is writable.")
+        return StoreError(
+            f"Cannot open the database {path}: check the folder exists and is writable."
+        )
     return StoreError(f"Database error on {path}: {exc}")
 
 
@@ -331,9 +333,10 @@ class Store:
                 raise NotFound(f"No fact with id '{fact_id}'.")
             before = _row_fact(rows[0])
             after = replace(before, **changes)
-            if after.source != before.source and not db.execute(
-                "select 1 from sources where id = ?", [after.source]
-            ).fetchone():
+            if (
+                after.source != before.source
+                and not db.execute("select 1 from sources where id = ?", [after.source]).fetchone()
+            ):
                 raise ValueError(f"No source with id '{after.source}'.")
             self._ensure_topic(db, after.topic)
             extra: dict[str, Any] = {"admin_modified": 1, "updated_at": now()}

@@ -265,9 +265,7 @@ def _root_mapping(path: Path, allowed: set[str]) -> tuple[_Reader, dict[str, _No
     return reader, top
 
 
-def load_fact_files(
-    paths: Iterable[Path], known_sources: Iterable[str] = ()
-) -> KnowledgeSet:
+def load_fact_files(paths: Iterable[Path], known_sources: Iterable[str] = ()) -> KnowledgeSet:
     """Read and validate fact files together; raise KnowledgeError listing every problem."""
     problems: list[str] = []
     result = KnowledgeSet()
@@ -356,12 +354,27 @@ def load_topics(path: Path) -> list[Topic]:
 
 def load_language(path: Path) -> Language:
     """Read `language.yaml`: synonyms, stopwords, filler and comparison cues."""
-    keys = {"synonyms", "stopwords", "filler", "question_words", "compare_cues"}
+    keys = {
+        "synonyms",
+        "numbers",
+        "stopwords",
+        "filler",
+        "question_words",
+        "compare_cues",
+        "entities",
+        "generic",
+    }
     reader, top = _root_mapping(path, keys)
     groups: list[tuple[str, ...]] = []
     lists: dict[str, tuple[str, ...]] = {}
     if top is not None:
-        for node in reader.sequence(top["synonyms"], "synonyms") if "synonyms" in top else []:
+        group_nodes = [
+            node
+            for key in ("synonyms", "numbers")
+            if key in top
+            for node in reader.sequence(top[key], key)
+        ]
+        for node in group_nodes:
             words = tuple(
                 str(c.raw if c.raw is not None else c.value).strip().lower()
                 for c in reader.sequence(node, "synonym group")
@@ -371,7 +384,7 @@ def load_language(path: Path) -> Language:
                 reader.fail(node.line, "a synonym group needs at least two entries")
                 continue
             groups.append(words)
-        for key in keys - {"synonyms"}:
+        for key in keys - {"synonyms", "numbers"}:
             lists[key] = tuple(w.lower() for w in reader.strings(top, key))
     if reader.problems:
         raise KnowledgeError(reader.problems)
@@ -381,6 +394,8 @@ def load_language(path: Path) -> Language:
         filler=lists.get("filler", ()),
         question_words=lists.get("question_words", ()),
         compare_cues=lists.get("compare_cues", ()),
+        entities=lists.get("entities", ()),
+        generic=lists.get("generic", ()),
     )
 
 
