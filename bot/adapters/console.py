@@ -9,7 +9,7 @@ from bot.core.models import Citation, Question
 from bot.core.service import StrikeBot
 from bot.render.text import citation_line, human_date
 
-HELP = """Ask me anything about the strike, in your own words, e.g. "how long has the strike lasted?"
+HELP = """Ask me anything about the strike in your own words, e.g. "how long has it lasted?"
 Commands: status (the latest picture), topics (what I can answer), sources, help, quit."""
 
 
