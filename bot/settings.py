@@ -19,7 +19,9 @@ def default_db_path() -> Path:
 class Settings(BaseSettings):
     """Every setting of the bot; each is documented in `.env.example`."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(
+        env_file=".env", extra="ignore", populate_by_name=True, env_ignore_empty=True
+    )
 
     db: Path = Field(default_factory=default_db_path, alias="STRIKEBOT_DB")
     knowledge_dir: Path = Field(default=BUNDLED_KNOWLEDGE, alias="STRIKEBOT_KNOWLEDGE_DIR")

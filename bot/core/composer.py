@@ -175,12 +175,19 @@ class Composer:
                 best_by_topic[m.fact.topic] = m
         ranked = list(best_by_topic.values())
         best = ranked[0]
-        topics = [best.fact.topic]
         if analysis.compare:
-            topic = self.knowledge.topics.get(best.fact.topic)
-            for other in topic.compare_with if topic else ():
-                if other in self.knowledge.by_topic and other not in topics:
-                    topics.append(other)
+            # "Compare ..." wants a pair: lead with the best topic that has a counterpart.
+            pair = next(
+                (m for m in ranked if m.score >= 0.6 * best.score and self._counterparts(m)),
+                None,
+            )
+            if pair is not None:
+                ranked.remove(pair)
+                ranked.insert(0, pair)
+        lead = ranked[0]
+        topics = [lead.fact.topic]
+        if analysis.compare:
+            topics.extend(t for t in self._counterparts(lead) if t not in topics)
         for m in ranked[1:]:
             if len(topics) >= MAX_STATEMENTS or m.fact.topic in topics:
                 continue
@@ -201,6 +208,10 @@ class Composer:
             confidence=best.score,
         )
         return self._finish(answer)
+
+    def _counterparts(self, match: Match) -> list[str]:
+        topic = self.knowledge.topics.get(match.fact.topic)
+        return [t for t in (topic.compare_with if topic else ()) if t in self.knowledge.by_topic]
 
     def _adds_coverage(self, analysis: Analysis, best: Match, other: Match) -> bool:
         """True when `other` answers a part of the question that `best` leaves out."""

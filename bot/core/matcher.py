@@ -286,7 +286,7 @@ class Matcher:
             score *= evidence / MIN_EVIDENCE
         return Match(entry.fact, min(score, 1.0), coverage, fuzzy, entry.concepts)
 
-    def match(self, text: str, limit: int = 5) -> tuple[Analysis, list[Match]]:
+    def match(self, text: str, limit: int = 12) -> tuple[Analysis, list[Match]]:
         """The best facts for a question, best first."""
         analysis = self.analyse(text)
         if analysis.empty:

@@ -104,7 +104,7 @@ class _Reader:
         constructor = yaml.SafeLoader("")
         try:
             value = constructor.construct_object(node, deep=True)
-        except yaml.YAMLError as exc:
+        except (yaml.YAMLError, ValueError) as exc:
             self.fail(line, f"invalid value: {exc}")
             value = None
         finally:

@@ -1,0 +1,847 @@
+"""The Discord adapter: slash commands, mentions and DMs, feedback buttons and admin commands,
+translated to and from the core. No answer logic and no SQL here: the core answers and
+checks permissions, `bot.render.discord_embeds` lays answers out.
+
+Entry points: `run_discord(settings, bot)` (the `strikebot discord` command) and
+`build_client(settings, bot, admin)` (also used by the tests against a fake Discord)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import functools
+import logging
+import re
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import discord
+import yarl
+from discord import app_commands
+from discord.gateway import DiscordWebSocket
+from discord.http import Route
+
+from bot.core.admin import Actor, AdminInputError, AdminService, PermissionDenied
+from bot.core.models import Answer, Fact, Question
+from bot.core.permissions import discord_is_admin
+from bot.core.service import MAX_QUESTION_CHARS, StrikeBot
+from bot.core.suggest import known_questions, suggest_questions
+from bot.render import discord_embeds as render
+from bot.settings import Settings
+from bot.store.db import NotFound, StoreError
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "discord"
+NO_MENTIONS = discord.AllowedMentions.none()
+APOLOGY = (
+    "Sorry, something went wrong on my side while handling that. It has been logged; "
+    "please try again in a moment."
+)
+STORE_TROUBLE = "The bot's database is busy or unavailable right now; please try again shortly."
+FEEDBACK_ID = re.compile(r"strikebot:fb:(?P<log_id>[0-9]{1,18}):(?P<helpful>[01])")
+TEXT_COMMANDS = ("help", "status", "topics", "sources")
+MAX_REMEMBERED_VOTES = 10_000
+
+T = TypeVar("T")
+
+
+# --- endpoints ------------------------------------------------------------------------
+
+
+def endpoint_problem(api_url: str, gateway_url: str) -> str | None:
+    """Why DISCORD_API_URL or DISCORD_GATEWAY_URL cannot be used, or None."""
+    if not re.match(r"^https?://[^\s/]+", api_url or ""):
+        return f"DISCORD_API_URL must be an http(s) URL, not {api_url!r}"
+    if not re.match(r"^wss?://[^\s/]+", gateway_url or ""):
+        return f"DISCORD_GATEWAY_URL must be a ws(s) URL, not {gateway_url!r}"
+    return None
+
+
+def use_endpoints(api_url: str, gateway_url: str) -> None:
+    """Point discord.py at a REST base and a gateway (for a proxy, or a fake in tests).
+
+    discord.py has no public option for either, so this sets the two class attributes it
+    reads: `Route.BASE` (every REST route, webhooks and interaction callbacks included) and
+    `DiscordWebSocket.DEFAULT_GATEWAY` (the gateway `Client.connect` and fixed-count sharding
+    dial, and the one it falls back to after an invalidated session). `AutoShardedClient`
+    asks `GET /gateway/bot` for its URL instead; `build_client` overrides that answer.
+    Process-wide: one Discord configuration per process."""
+    Route.BASE = api_url.rstrip("/")
+    DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
+
+
+def _pin_bot_gateway(http: discord.http.HTTPClient, gateway_url: str) -> None:
+    """Make `GET /gateway/bot` report our gateway URL (keeping its shard count)."""
+    original = http.get_bot_gateway
+
+    async def get_bot_gateway() -> tuple[int, str, Any]:
+        shards, _url, limits = await original()
+        return shards, gateway_url, limits
+
+    http.get_bot_gateway = get_bot_gateway  # type: ignore[method-assign]
+
+
+def parse_shards(value: str) -> int | str | None:
+    """DISCORD_SHARDS: '' (one connection), 'auto' (Discord's count) or a number."""
+    value = (value or "").strip().lower()
+    if not value:
+        return None
+    if value == "auto":
+        return "auto"
+    if value.isdigit() and int(value) >= 1:
+        return int(value)
+    raise ValueError(f"DISCORD_SHARDS must be empty, 'auto' or a number, not {value!r}")
+
+
+# --- pure helpers ---------------------------------------------------------------------
+
+
+def question_from_message(
+    content: str, bot_id: int, *, addressed: bool, role_id: int | None = None
+) -> str | None:
+    """The question in a message that mentions the bot (or a DM): the text without the
+    bot's mention. None when the message is not for the bot."""
+    if not addressed:
+        return None
+    tags = [rf"<@!?{bot_id}>"] + ([rf"<@&{role_id}>"] if role_id else [])
+    text = re.sub("|".join(tags), " ", content or "")
+    return " ".join(text.split()).strip(" ,:")
+
+
+def embed(data: dict[str, Any]) -> discord.Embed:
+    """A discord.Embed from the renderer's dict."""
+    return discord.Embed.from_dict(data)
+
+
+def explain(exc: BaseException) -> str | None:
+    """The user-facing message for an error the core raises on purpose, else None."""
+    if isinstance(exc, PermissionDenied | AdminInputError):
+        return str(exc)
+    if isinstance(exc, NotFound):
+        return f"Not found: {exc}"
+    if isinstance(exc, StoreError):
+        log.error("store error: %s", exc)
+        return STORE_TROUBLE
+    return None
+
+
+class VoteMemory:
+    """Who already rated which answer in this process, so one click counts once."""
+
+    def __init__(self, capacity: int = MAX_REMEMBERED_VOTES):
+        self.capacity = capacity
+        self._seen: OrderedDict[tuple[int, str], None] = OrderedDict()
+
+    def first_vote(self, log_id: int, user_id: str) -> bool:
+        key = (log_id, user_id)
+        if key in self._seen:
+            return False
+        self._seen[key] = None
+        if len(self._seen) > self.capacity:
+            self._seen.popitem(last=False)
+        return True
+
+    def forget(self, log_id: int, user_id: str) -> None:
+        self._seen.pop((log_id, user_id), None)
+
+
+# --- the adapter's state --------------------------------------------------------------
+
+
+class Frontend:
+    """What the Discord handlers share: settings, the core, and a one-thread executor so the
+    core's (blocking, SQLite) calls never stall the event loop and never overlap."""
+
+    def __init__(self, settings: Settings, bot: StrikeBot, admin: AdminService):
+        self.settings = settings
+        self.bot = bot
+        self.admin = admin
+        self.votes = VoteMemory()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="strikebot-discord")
+        self._questions_for: object = None
+        self._questions: list[str] = []
+
+    async def run(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a core call off the event loop."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, functools.partial(func, *args, **kwargs))
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def ask(self, text: str, user: int, channel: int | None) -> Awaitable_Answer:
+        question = Question(text, PLATFORM, str(user), str(channel) if channel else None)
+        return self.run(self.bot.ask, question)
+
+    def suggestions(self, typed: str) -> list[str]:
+        """Known questions close to what is typed (in memory: autocomplete must be fast)."""
+        knowledge = self.bot.knowledge
+        if knowledge is not self._questions_for:
+            self._questions = known_questions(knowledge.facts.values())
+            self._questions_for = knowledge
+        return suggest_questions(self._questions, typed, limit=25, max_chars=100)
+
+    def actor(self, interaction: discord.Interaction) -> Actor:
+        """The user as an admin actor; the verdict comes from core permissions, fresh on
+        every call (a guild can change who may use the admin commands at any time)."""
+        user = interaction.user
+        member = user if isinstance(user, discord.Member) else None
+        perms = interaction.permissions
+        roles = [r for r in member.roles if not r.is_default()] if member else []
+        is_admin = discord_is_admin(
+            in_guild=interaction.guild_id is not None and member is not None,
+            manage_guild=perms.manage_guild,
+            administrator=perms.administrator,
+            role_names=[r.name for r in roles],
+            role_ids=[r.id for r in roles],
+            admin_role=self.settings.discord_admin_role,
+        )
+        return Actor(str(user.id), PLATFORM, is_admin, name=str(user))
+
+    def refusal(self) -> str:
+        role = self.settings.discord_admin_role.strip()
+        who = "people with the Manage Server permission"
+        if role:
+            who += f" or the `{render.neutralise(role)}` role"
+        return f"Sorry, only {who} can use `/strike-admin` here."
+
+
+Awaitable_Answer = Any  # the awaitable returned by Frontend.ask (an Answer when awaited)
+
+
+# --- sending --------------------------------------------------------------------------
+
+
+async def defer(interaction: discord.Interaction, *, ephemeral: bool) -> None:
+    """Acknowledge now (Discord allows 3 s) and show 'thinking…'; remember ephemerality."""
+    interaction.extras["ephemeral"] = ephemeral
+    await interaction.response.defer(ephemeral=ephemeral, thinking=True)
+
+
+async def send(interaction: discord.Interaction, *, ephemeral: bool, **kwargs: Any) -> None:
+    """Reply to an interaction, as the first response or as a follow-up; never pings."""
+    kwargs.setdefault("allowed_mentions", NO_MENTIONS)
+    if interaction.response.is_done():
+        await interaction.followup.send(ephemeral=ephemeral, **kwargs)
+    else:
+        interaction.extras["ephemeral"] = ephemeral
+        await interaction.response.send_message(ephemeral=ephemeral, **kwargs)
+
+
+async def tell_privately(interaction: discord.Interaction, text: str) -> None:
+    """A short ephemeral message, whatever state the interaction is in. A public
+    'thinking…' placeholder is removed first so the message really is private."""
+    try:
+        if interaction.response.is_done() and not interaction.extras.get("ephemeral", True):
+            try:
+                await interaction.delete_original_response()
+            except discord.HTTPException:
+                log.debug("could not delete the public placeholder", exc_info=True)
+        await send(interaction, ephemeral=True, content=render.plain_message(text))
+    except discord.HTTPException:
+        log.warning("could not tell user %s: %s", interaction.user.id, text, exc_info=True)
+
+
+def feedback_view(answer: Answer) -> discord.ui.View | None:
+    """Helpful / Not helpful buttons for a logged answer; None for unlogged replies."""
+    if answer.log_id is None or answer.kind == "invalid":
+        return None
+    view = discord.ui.View(timeout=None)
+    view.add_item(FeedbackButton(answer.log_id, True))
+    view.add_item(FeedbackButton(answer.log_id, False))
+    return view
+
+
+def _answer_kwargs(answer: Answer) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {"embed": embed(render.answer_embed(answer))}
+    view = feedback_view(answer)
+    if view is not None:
+        kwargs["view"] = view
+    return kwargs
+
+
+# --- feedback buttons -----------------------------------------------------------------
+
+
+class FeedbackButton(discord.ui.DynamicItem[discord.ui.Button], template=FEEDBACK_ID):
+    """A persistent Helpful / Not helpful button: the answer's log id and the vote live in
+    the custom_id (`strikebot:fb:<log_id>:<1|0>`), so clicks still count after a restart."""
+
+    def __init__(self, log_id: int, helpful: bool):
+        self.log_id = log_id
+        self.helpful = helpful
+        super().__init__(
+            discord.ui.Button(
+                label="Helpful" if helpful else "Not helpful",
+                emoji="👍" if helpful else "👎",
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"strikebot:fb:{log_id}:{int(helpful)}",
+            )
+        )
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]
+    ) -> FeedbackButton:
+        return cls(int(match["log_id"]), match["helpful"] == "1")
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        frontend: Frontend = interaction.client.strike  # type: ignore[attr-defined]
+        try:
+            await record_vote(frontend, interaction, self)
+        except Exception:
+            log.exception("feedback button %s failed", self.custom_id)
+            await tell_privately(interaction, APOLOGY)
+
+
+async def record_vote(frontend: Frontend, interaction: discord.Interaction, button) -> None:
+    """Store the vote, thank the user privately, and grey out the buttons on a private
+    answer (on a shared answer the others may still want to vote)."""
+    user = str(interaction.user.id)
+    message = interaction.message
+    private = bool(message and message.flags.ephemeral)
+    if private:
+        await interaction.response.defer()
+    else:
+        await defer(interaction, ephemeral=True)
+    if not frontend.votes.first_vote(button.log_id, user):
+        await send(interaction, ephemeral=True, content="You already rated this answer. Thanks!")
+        return
+    try:
+        known = await frontend.run(
+            frontend.bot.feedback, button.log_id, button.helpful, PLATFORM, user
+        )
+    except Exception:
+        frontend.votes.forget(button.log_id, user)
+        raise
+    if not known:
+        text = "I can no longer find that answer (old answers are purged), so I didn't record it."
+        await send(interaction, ephemeral=True, content=text)
+        return
+    if private and button.view is not None:
+        for child in button.view.children:
+            child.disabled = True  # type: ignore[attr-defined]
+        await interaction.edit_original_response(view=button.view)
+    thanks = "Thanks, glad it helped!" if button.helpful else "Thanks, I'll tell the maintainers."
+    await send(interaction, ephemeral=True, content=thanks)
+
+
+# --- the add-fact modal ---------------------------------------------------------------
+
+
+def _text_input(label: str, **kwargs: Any) -> tuple[discord.ui.Label, discord.ui.TextInput]:
+    field = discord.ui.TextInput(**kwargs)
+    return discord.ui.Label(text=label, component=field), field
+
+
+class AddFactModal(discord.ui.Modal):
+    """The fields of a new fact (the topic was chosen in the command). The permission is
+    checked again on submit."""
+
+    def __init__(self, frontend: Frontend, topic: str, values: dict[str, str] | None = None):
+        super().__init__(title="Add a fact", timeout=900)
+        self.frontend = frontend
+        self.topic = topic
+        v = values or {}
+        today = dt.date.today().isoformat()
+        label, self.text = _text_input(
+            "Fact (in our own words)", style=discord.TextStyle.paragraph,
+            max_length=2000, default=v.get("text"),
+        )  # fmt: skip
+        self.add_item(label)
+        label, self.as_of = _text_input(
+            "True as of (YYYY-MM-DD)", min_length=10, max_length=10,
+            default=v.get("as_of", today),
+        )  # fmt: skip
+        self.add_item(label)
+        label, self.source_title = _text_input(
+            "Source title", max_length=300, default=v.get("source_title")
+        )
+        self.add_item(label)
+        label, self.published = _text_input(
+            "Source date (YYYY-MM-DD; blank = as-of date)", required=False, max_length=10,
+            default=v.get("published"),
+        )  # fmt: skip
+        self.add_item(label)
+        label, self.url = _text_input(
+            "Source URL (optional)", required=False, max_length=500, default=v.get("url"),
+            placeholder="https://…",
+        )  # fmt: skip
+        self.add_item(label)
+
+    def values(self) -> dict[str, str]:
+        return {
+            "text": self.text.value,
+            "as_of": self.as_of.value.strip(),
+            "source_title": self.source_title.value,
+            "published": (self.published.value or "").strip(),
+            "url": (self.url.value or "").strip(),
+        }
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        actor = self.frontend.actor(interaction)
+        if not actor.is_admin:
+            await tell_privately(interaction, self.frontend.refusal())
+            return
+        await defer(interaction, ephemeral=True)
+        v = self.values()
+        try:
+            fact = await self.frontend.run(
+                self.frontend.admin.add,
+                actor,
+                text=v["text"],
+                topic=self.topic,
+                as_of=v["as_of"],
+                source_title=v["source_title"],
+                published=v["published"] or v["as_of"],
+                url=v["url"] or None,
+            )
+        except (AdminInputError, PermissionDenied, NotFound, StoreError) as exc:
+            retry = RetryAddView(self.frontend, interaction.user.id, self.topic, v)
+            text = f"The fact was not added: {explain(exc)}"
+            await send(interaction, ephemeral=True, content=render.plain_message(text), view=retry)
+            return
+        await send(interaction, ephemeral=True, embed=embed(render.fact_embed(fact, "Added")))
+
+    async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:
+        log.error("add-fact modal failed", exc_info=error)
+        await tell_privately(interaction, APOLOGY)
+
+
+class RetryAddView(discord.ui.View):
+    """'Edit and try again': reopens the add-fact form with what the admin typed."""
+
+    def __init__(self, frontend: Frontend, user_id: int, topic: str, values: dict[str, str]):
+        super().__init__(timeout=900)
+        self.frontend, self.user_id, self.topic, self.values = frontend, user_id, topic, values
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        return interaction.user.id == self.user_id
+
+    @discord.ui.button(label="Edit and try again", style=discord.ButtonStyle.primary)
+    async def retry(self, interaction: discord.Interaction, _button: discord.ui.Button) -> None:
+        await interaction.response.send_modal(
+            AddFactModal(self.frontend, self.topic, self.values)
+        )
+
+
+# --- slash commands -------------------------------------------------------------------
+
+
+class StrikeCommands(app_commands.Group):
+    """`/strike …`: questions and the public views of the knowledge."""
+
+    def __init__(self, frontend: Frontend):
+        super().__init__(name="strike", description="Short, sourced answers about the strike")
+        self.frontend = frontend
+
+    @app_commands.command(description="The latest picture of the strike, posted in the channel")
+    async def status(self, interaction: discord.Interaction) -> None:
+        await defer(interaction, ephemeral=False)
+        answer = await self.frontend.run(self.frontend.bot.status)
+        await send(interaction, ephemeral=False, embed=embed(render.answer_embed(answer)))
+
+    @app_commands.command(description="Ask a question about the strike in your own words")
+    @app_commands.describe(
+        question="Your question, e.g. how long has the strike lasted?",
+        public="Post the answer for everyone in the channel (default: only you see it)",
+    )
+    async def ask(
+        self,
+        interaction: discord.Interaction,
+        question: app_commands.Range[str, 1, MAX_QUESTION_CHARS],
+        public: bool = False,
+    ) -> None:
+        await defer(interaction, ephemeral=not public)
+        answer = await self.frontend.ask(question, interaction.user.id, interaction.channel_id)
+        await send(interaction, ephemeral=not public, **_answer_kwargs(answer))
+
+    @ask.autocomplete("question")
+    async def ask_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return [app_commands.Choice(name=q, value=q) for q in self.frontend.suggestions(current)]
+
+    @app_commands.command(description="What I can answer about")
+    @app_commands.describe(public="Post the list for everyone in the channel")
+    async def topics(self, interaction: discord.Interaction, public: bool = False) -> None:
+        await defer(interaction, ephemeral=not public)
+        labels = await self.frontend.run(self.frontend.bot.topics)
+        await send(interaction, ephemeral=not public, embed=embed(render.topics_embed(labels)))
+
+    @app_commands.command(description="The sources behind my answers")
+    @app_commands.describe(public="Post the list for everyone in the channel")
+    async def sources(self, interaction: discord.Interaction, public: bool = False) -> None:
+        await defer(interaction, ephemeral=not public)
+        sources = await self.frontend.run(self.frontend.bot.sources)
+        await send(interaction, ephemeral=not public, embed=embed(render.sources_embed(sources)))
+
+    @app_commands.command(description="How to use strikebot")
+    async def help(self, interaction: discord.Interaction) -> None:
+        await send(interaction, ephemeral=True, embed=embed(render.help_embed()))
+
+
+class AdminCommands(
+    app_commands.Group,
+    name="strike-admin",
+    description="Change what strikebot knows (server managers only)",
+    guild_only=True,
+    default_permissions=discord.Permissions(manage_guild=True),
+):
+    """`/strike-admin …`: shown to Manage Server by default, and checked again on every call
+    (a guild can override who sees it; STRIKEBOT_DISCORD_ADMIN_ROLE is also allowed)."""
+
+    def __init__(self, frontend: Frontend):
+        super().__init__()
+        self.frontend = frontend
+
+    async def _allowed(self, interaction: discord.Interaction) -> Actor | None:
+        actor = self.frontend.actor(interaction)
+        if not actor.is_admin:
+            log.info("refused /strike-admin for discord user %s", actor.id)
+            await tell_privately(interaction, self.frontend.refusal())
+            return None
+        return actor
+
+    async def _call(
+        self,
+        interaction: discord.Interaction,
+        func: Callable[..., T],
+        *args: Any,
+        show: Callable[[T], dict[str, Any]],
+        **kwargs: Any,
+    ) -> None:
+        """Check the permission, defer, run the admin action, show the result privately."""
+        actor = await self._allowed(interaction)
+        if actor is None:
+            return
+        await defer(interaction, ephemeral=True)
+        try:
+            result = await self.frontend.run(func, actor, *args, **kwargs)
+        except (AdminInputError, PermissionDenied, NotFound, StoreError) as exc:
+            await tell_privately(interaction, explain(exc) or APOLOGY)
+            return
+        await send(interaction, ephemeral=True, embed=embed(show(result)))
+
+    @app_commands.command(description="Add a fact: choose its topic, then fill in the form")
+    @app_commands.describe(topic="The topic, e.g. offer.pay (pick one or type a new one)")
+    async def add(
+        self, interaction: discord.Interaction, topic: app_commands.Range[str, 1, 64]
+    ) -> None:
+        if await self._allowed(interaction) is None:
+            return
+        await interaction.response.send_modal(AddFactModal(self.frontend, topic.strip().lower()))
+
+    @add.autocomplete("topic")
+    async def topic_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        if not self.frontend.actor(interaction).is_admin:
+            return []
+        topics = sorted(self.frontend.bot.knowledge.topics)
+        return _choices(topics, current)
+
+    @app_commands.command(description="Withdraw a fact from answers (kept, and restorable)")
+    @app_commands.describe(id="The fact id", reason="Why it is withdrawn (kept in the audit log)")
+    async def retract(
+        self,
+        interaction: discord.Interaction,
+        id: app_commands.Range[str, 1, 100],
+        reason: app_commands.Range[str, 1, 500],
+    ) -> None:
+        admin = self.frontend.admin
+        await self._call(
+            interaction, admin.retract, id.strip(), reason,
+            show=lambda fact: render.fact_embed(fact, "Retracted"),
+        )  # fmt: skip
+
+    @app_commands.command(description="Put a retracted fact back into answers")
+    @app_commands.describe(id="The fact id", reason="Why it is restored (optional)")
+    async def restore(
+        self,
+        interaction: discord.Interaction,
+        id: app_commands.Range[str, 1, 100],
+        reason: app_commands.Range[str, 1, 500] | None = None,
+    ) -> None:
+        admin = self.frontend.admin
+        await self._call(
+            interaction, admin.restore, id.strip(), reason,
+            show=lambda fact: render.fact_embed(fact, "Restored"),
+        )  # fmt: skip
+
+    @retract.autocomplete("id")
+    async def active_fact_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return await self._fact_choices(interaction, current, "active")
+
+    @restore.autocomplete("id")
+    async def retracted_fact_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return await self._fact_choices(interaction, current, "retracted")
+
+    async def _fact_choices(
+        self, interaction: discord.Interaction, current: str, status: str
+    ) -> list[app_commands.Choice[str]]:
+        if not self.frontend.actor(interaction).is_admin:
+            return []
+        facts: list[Fact] = await self.frontend.run(self.frontend.bot.store.facts)
+        return _choices([f.id for f in facts if f.status == status], current)
+
+    @app_commands.command(description="Recent changes to the facts: who, what, when")
+    @app_commands.describe(limit="How many entries (default 20)", fact="Only this fact's history")
+    async def audit(
+        self,
+        interaction: discord.Interaction,
+        limit: app_commands.Range[int, 1, 50] = 20,
+        fact: str | None = None,
+    ) -> None:
+        await self._call(
+            interaction, self.frontend.admin.audit, limit=limit, fact_id=fact,
+            show=render.audit_embed,
+        )  # fmt: skip
+
+    @app_commands.command(description="Recent questions I could not answer")
+    @app_commands.describe(limit="How many questions (default 20)")
+    async def unanswered(
+        self, interaction: discord.Interaction, limit: app_commands.Range[int, 1, 50] = 20
+    ) -> None:
+        await self._call(
+            interaction, self.frontend.admin.unanswered, limit=limit,
+            show=render.unanswered_embed,
+        )  # fmt: skip
+
+
+def _choices(values: list[str], current: str) -> list[app_commands.Choice[str]]:
+    """Up to 25 autocomplete choices containing what is typed (all when nothing is)."""
+    typed = current.strip().lower()
+    hits = [v for v in values if typed in v.lower()] if typed else values
+    return [app_commands.Choice(name=v[:100], value=v[:100]) for v in hits[:25]]
+
+
+class StrikeTree(app_commands.CommandTree):
+    """The command tree; every failed command ends in a private message, never silence."""
+
+    async def on_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError
+    ) -> None:
+        original = getattr(error, "original", error)
+        name = interaction.command.qualified_name if interaction.command else "?"
+        if isinstance(error, app_commands.NoPrivateMessage):
+            text = "That command only works in a server."
+        elif isinstance(error, app_commands.CheckFailure):
+            text = "You can't use that command here."
+        elif explain(original) is not None:
+            text = explain(original) or APOLOGY
+        else:
+            log.error("/%s failed for user %s", name, interaction.user.id, exc_info=original)
+            text = APOLOGY
+        await tell_privately(interaction, text)
+
+
+# --- the client -----------------------------------------------------------------------
+
+
+class StrikeClientMixin:
+    """The bot's client behaviour, shared by the single and the sharded client."""
+
+    strike: Frontend
+    tree: StrikeTree
+
+    def _init_strike(self, frontend: Frontend) -> None:
+        self.strike = frontend
+        self.tree = StrikeTree(self)  # type: ignore[arg-type]
+        self.tree.add_command(StrikeCommands(frontend))
+        self.tree.add_command(AdminCommands(frontend))
+
+    async def setup_hook(self) -> None:
+        """Runs once after login: persistent buttons, then the command sync."""
+        self.add_dynamic_items(FeedbackButton)  # type: ignore[attr-defined]
+        await sync_commands(self.tree, self.strike.settings.discord_guild_id)
+
+    async def on_ready(self) -> None:
+        log.info("connected to Discord as %s (%s)", self.user, self.user.id)  # type: ignore[attr-defined]
+
+    async def on_message(self, message: discord.Message) -> None:
+        """Answer a mention or a DM with a reply to that message."""
+        me = self.user  # type: ignore[attr-defined]
+        if me is None or message.author.bot or message.author.id == me.id:
+            return
+        text = question_from_message(
+            message.content,
+            me.id,
+            addressed=_addressed(message, me),
+            role_id=_own_role_id(message),
+        )
+        if text is None:
+            return
+        try:
+            await answer_message(self.strike, message, text)
+        except Exception:
+            log.exception("answering message %s failed", message.id)
+            await _reply(message, content=APOLOGY)
+
+    async def close(self) -> None:
+        await super().close()  # type: ignore[misc]
+        self.strike.close()
+
+
+class StrikeClient(StrikeClientMixin, discord.Client):
+    """One gateway connection: enough for most bots."""
+
+    def __init__(self, frontend: Frontend, **options: Any):
+        super().__init__(**options)
+        self._init_strike(frontend)
+
+
+class ShardedStrikeClient(StrikeClientMixin, discord.AutoShardedClient):
+    """Several gateway connections, for bots in many servers (DISCORD_SHARDS)."""
+
+    def __init__(self, frontend: Frontend, **options: Any):
+        super().__init__(**options)
+        self._init_strike(frontend)
+
+
+async def sync_commands(tree: app_commands.CommandTree, guild_id: int | None) -> None:
+    """Register the commands: instantly in one guild with DISCORD_GUILD_ID, else globally
+    (Discord can take a while to show global changes). A failure is logged, not fatal:
+    mentions and DMs work without commands."""
+    try:
+        if guild_id:
+            guild = discord.Object(id=guild_id)
+            tree.copy_global_to(guild=guild)
+            synced = await tree.sync(guild=guild)
+            log.info("synced %d command(s) to guild %s", len(synced), guild_id)
+        else:
+            synced = await tree.sync()
+            log.info("synced %d global command(s)", len(synced))
+    except discord.Forbidden:
+        log.error(
+            "Discord refused the command sync: invite the bot with the applications.commands "
+            "scope%s (see deploy/DISCORD.md)",
+            f" to guild {guild_id}, the DISCORD_GUILD_ID" if guild_id else "",
+        )
+    except discord.HTTPException as exc:
+        log.error("command sync failed: %s %s", exc.status, exc.text)
+
+
+def _addressed(message: discord.Message, me: discord.abc.User) -> bool:
+    if message.guild is None:
+        return True
+    if any(u.id == me.id for u in message.mentions):
+        return True
+    role = message.guild.self_role
+    return role is not None and role in message.role_mentions
+
+
+def _own_role_id(message: discord.Message) -> int | None:
+    role = message.guild.self_role if message.guild else None
+    return role.id if role else None
+
+
+async def _reply(message: discord.Message, **kwargs: Any) -> None:
+    """Reply to a message without pinging anyone (the author included)."""
+    try:
+        await message.channel.send(
+            reference=message.to_reference(fail_if_not_exists=False),
+            mention_author=False,
+            allowed_mentions=NO_MENTIONS,
+            **kwargs,
+        )
+    except discord.HTTPException as exc:
+        log.warning("could not reply in channel %s: %s", message.channel.id, exc)
+
+
+async def answer_message(frontend: Frontend, message: discord.Message, text: str) -> None:
+    """Answer a mention or DM: a text command (help, status, topics, sources) or a question."""
+    command = text.lower().lstrip("/!").strip(" ?.!")
+    async with _typing(message.channel):
+        if not text or command == "help":
+            kwargs: dict[str, Any] = {"embed": embed(render.help_embed())}
+        elif command == "status":
+            answer = await frontend.run(frontend.bot.status)
+            kwargs = {"embed": embed(render.answer_embed(answer))}
+        elif command == "topics":
+            labels = await frontend.run(frontend.bot.topics)
+            kwargs = {"embed": embed(render.topics_embed(labels))}
+        elif command == "sources":
+            sources = await frontend.run(frontend.bot.sources)
+            kwargs = {"embed": embed(render.sources_embed(sources))}
+        else:
+            answer = await frontend.ask(text, message.author.id, message.channel.id)
+            kwargs = _answer_kwargs(answer)
+    await _reply(message, **kwargs)
+
+
+class _typing:
+    """'strikebot is typing…' while answering; a failure to show it is ignored."""
+
+    def __init__(self, channel: discord.abc.Messageable):
+        self.channel = channel
+
+    async def __aenter__(self) -> None:
+        try:
+            await self.channel._state.http.send_typing(self.channel.id)  # type: ignore[union-attr]
+        except (discord.HTTPException, AttributeError):
+            log.debug("typing indicator failed", exc_info=True)
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+# --- building and running -------------------------------------------------------------
+
+
+def intents() -> discord.Intents:
+    """The default intents: no privileged ones. Discord still sends the text of messages
+    that mention the bot and of DMs without the message-content intent."""
+    wanted = discord.Intents.default()
+    wanted.message_content = False
+    wanted.members = False
+    wanted.presences = False
+    return wanted
+
+
+def build_client(settings: Settings, bot: StrikeBot, admin: AdminService) -> discord.Client:
+    """The Discord client for these settings, with its commands, views and handlers."""
+    use_endpoints(settings.discord_api_url, settings.discord_gateway_url)
+    frontend = Frontend(settings, bot, admin)
+    options: dict[str, Any] = {"intents": intents(), "allowed_mentions": NO_MENTIONS}
+    shards = parse_shards(settings.discord_shards)
+    if shards is None:
+        return StrikeClient(frontend, **options)
+    if isinstance(shards, int):
+        options["shard_count"] = shards
+    client = ShardedStrikeClient(frontend, **options)
+    _pin_bot_gateway(client.http, settings.discord_gateway_url)
+    return client
+
+
+def run_discord(settings: Settings, bot: StrikeBot) -> None:
+    """Run the Discord bot until it is stopped; configuration problems exit with one line."""
+    secret = settings.discord_token.get_secret_value().strip() if settings.discord_token else ""
+    if not secret:
+        raise SystemExit("DISCORD_TOKEN is not set: put the bot token from the Discord "
+                         "Developer Portal in DISCORD_TOKEN (see deploy/DISCORD.md).")  # fmt: skip
+    problem = endpoint_problem(settings.discord_api_url, settings.discord_gateway_url)
+    if problem:
+        raise SystemExit(problem)
+    try:
+        client = build_client(settings, bot, AdminService(bot))
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
+    try:
+        client.run(secret, log_handler=None)
+    except discord.LoginFailure:
+        raise SystemExit(
+            "Discord rejected DISCORD_TOKEN (401 Unauthorized): copy the bot token again "
+            "from the Developer Portal."
+        ) from None
+    except discord.PrivilegedIntentsRequired:
+        raise SystemExit(
+            "Discord asked for a privileged intent; strikebot needs none (see deploy/DISCORD.md)."
+        ) from None

@@ -1,0 +1,542 @@
+"""The Slack adapter: a Bolt app that turns mentions, DMs, `/strike`, `/strike-admin`,
+buttons and the add-fact modal into calls on the core, and the core's answers into Block Kit.
+
+It runs in Socket Mode when SLACK_APP_TOKEN is set, otherwise as an HTTP server whose
+requests Bolt verifies with SLACK_SIGNING_SECRET. Every request is acknowledged first and
+the slow work (answering, posting) happens after the ack, within Bolt's listener threads.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.error import URLError
+from urllib.parse import urlsplit
+
+from pydantic import SecretStr
+from slack_bolt import App, BoltResponse
+from slack_bolt.request import BoltRequest
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.core.admin import Actor, AdminInputError, AdminService, PermissionDenied
+from bot.core.models import Question
+from bot.core.permissions import slack_is_admin
+from bot.core.service import StrikeBot
+from bot.core.slash_commands import ASK, Command, parse_admin, parse_strike
+from bot.render import slack_blocks as kit
+from bot.settings import Settings
+from bot.store.db import NotFound, StoreError
+
+log = logging.getLogger(__name__)
+
+STRIKE_COMMAND = "/strike"
+ADMIN_COMMAND = "/strike-admin"
+EVENTS_PATH = "/slack/events"
+MAX_BODY_BYTES = 1_000_000
+SEEN_LIMIT = 5000
+ADMIN_REFUSAL = (
+    "Sorry, only strikebot admins can use `/strike-admin`; nothing was changed. "
+    "Ask an admin if a fact needs fixing."
+)
+FAILURE = "Sorry, something went wrong on my side; please try again in a moment."
+STORE_FAILURE = "Sorry, I can't reach my database right now; please try again shortly."
+POST_OPTIONS = {"unfurl_links": False, "unfurl_media": False, "link_names": False, "parse": "none"}
+
+Reply = Callable[[dict[str, Any]], Any]
+
+
+class Seen:
+    """A bounded, thread-safe set of recently seen keys (oldest forgotten first)."""
+
+    def __init__(self, limit: int = SEEN_LIMIT):
+        self._keys: OrderedDict[str, None] = OrderedDict()
+        self._limit = limit
+        self._lock = threading.Lock()
+
+    def add(self, key: str) -> bool:
+        """Remember `key`; False when it was already there."""
+        with self._lock:
+            if key in self._keys:
+                return False
+            self._keys[key] = None
+            if len(self._keys) > self._limit:
+                self._keys.popitem(last=False)
+            return True
+
+
+class Recent:
+    """A bounded, thread-safe map of recent values by key."""
+
+    def __init__(self, limit: int = 500):
+        self._items: OrderedDict[Any, Any] = OrderedDict()
+        self._limit = limit
+        self._lock = threading.Lock()
+
+    def put(self, key: Any, value: Any) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            if len(self._items) > self._limit:
+                self._items.popitem(last=False)
+
+    def get(self, key: Any) -> Any:
+        with self._lock:
+            return self._items.get(key)
+
+
+class StrikeSlack:
+    """The handlers: Slack payloads in, core calls, Block Kit out."""
+
+    def __init__(self, settings: Settings, bot: StrikeBot, admin: AdminService):
+        self.settings = settings
+        self.bot = bot
+        self.admin = admin
+        self.seen = Seen()
+        self.votes = Seen()
+        self.sent = Recent()
+        # One core call at a time from Slack's listener threads: the store shares a connection.
+        self.core = threading.RLock()
+
+    def register(self, app: App) -> None:
+        """Attach every middleware and listener to the Bolt app."""
+        app.middleware(self.skip_duplicate_events)
+        app.event("app_mention")(self.on_mention)
+        app.event("message")(self.on_message)
+        app.command(STRIKE_COMMAND)(self.on_strike)
+        app.command(ADMIN_COMMAND)(self.on_admin)
+        app.action(kit.ACTION_HELPFUL)(self.on_feedback)
+        app.action(kit.ACTION_NOT_HELPFUL)(self.on_feedback)
+        app.view(kit.ADD_FACT_CALLBACK)(self.on_add_submitted)
+
+    # --- retries and duplicates ----------------------------------------------------------
+
+    def skip_duplicate_events(
+        self, req: BoltRequest, body: dict[str, Any], next: Callable[[], BoltResponse]
+    ) -> BoltResponse:
+        """Acknowledge, without handling, an event we already received (Slack's retries)."""
+        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
+        if event_id and not self.seen.add(f"event:{event_id}"):
+            retry = req.headers.get("x-slack-retry-num", ["0"])[0]
+            log.info("skipping duplicate delivery of event %s (retry %s)", event_id, retry)
+            return BoltResponse(status=200, body="")
+        return next()
+
+    # --- shared helpers ------------------------------------------------------------------
+
+    def is_admin(self, user_id: str, client: WebClient) -> bool:
+        """The core's verdict; users.info is asked only when workspace admins count."""
+        ids = self.settings.slack_admin_ids
+        allowed = self.settings.slack_workspace_admins
+        if user_id in ids or not allowed:
+            return slack_is_admin(user_id, ids, workspace_admins_allowed=False)
+        try:
+            user = client.users_info(user=user_id).get("user") or {}
+        except (SlackApiError, URLError, OSError) as exc:
+            log.warning("users.info failed for %s: %s", user_id, _api_error(exc))
+            user = {}
+        if user.get("deleted"):
+            return False
+        return slack_is_admin(
+            user_id,
+            ids,
+            workspace_admins_allowed=True,
+            is_workspace_admin=bool(user.get("is_admin")),
+            is_workspace_owner=bool(user.get("is_owner") or user.get("is_primary_owner")),
+        )
+
+    def compute(self, work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """Run a core call; its errors become a short message for the user."""
+        try:
+            with self.core:
+                return work()
+        except (PermissionDenied, AdminInputError, NotFound) as exc:
+            return kit.notice(str(exc))
+        except StoreError as exc:
+            log.error("store error: %s", exc)
+            return kit.notice(STORE_FAILURE)
+        except Exception:
+            log.exception("failed to handle a Slack request")
+            return kit.notice(FAILURE)
+
+    @staticmethod
+    def send(reply: Reply, body: dict[str, Any]) -> None:
+        """Send a reply, logging (not raising) when Slack refuses it."""
+        try:
+            result = reply(body)
+        except (SlackApiError, URLError, OSError) as exc:
+            log.warning("could not reply on Slack: %s", _api_error(exc))
+            return
+        status = getattr(result, "status_code", 200)
+        if status != 200:
+            log.warning("response_url answered %s: %s", status, getattr(result, "body", ""))
+
+    def remember(self, answer_log_id: int | None, body: dict[str, Any]) -> None:
+        """Keep what we sent, to redraw ephemeral answers after a feedback click."""
+        if answer_log_id is not None:
+            self.sent.put(answer_log_id, body)
+
+    # --- the /strike command -------------------------------------------------------------
+
+    def on_strike(self, ack: Callable[..., None], command: dict[str, Any], respond) -> None:
+        """`/strike status|topics|sources|help|<question> [public]`."""
+        ack()
+        cmd = parse_strike(kit.plain_from_slack(command.get("text")))
+        public = cmd.public or cmd.name == "status"
+        body = self.compute(
+            lambda: self.strike_reply(cmd, command.get("user_id"), command.get("channel_id"))
+        )
+        body["response_type"] = "in_channel" if public else "ephemeral"
+        self.send(respond, body)
+
+    def strike_reply(self, cmd: Command, user: str | None, channel: str | None) -> dict:
+        """The message for a parsed `/strike` command."""
+        if cmd.name == ASK:
+            answer = self.bot.ask(Question(cmd.text, platform="slack", user=user, channel=channel))
+            body = kit.answer_message(answer, asked=cmd.text)
+            self.remember(answer.log_id, body)
+            return body
+        return self.common_reply(cmd)
+
+    def common_reply(self, cmd: Command) -> dict[str, Any]:
+        """Replies shared by the slash command, mentions and DMs."""
+        if cmd.name == "status":
+            return kit.answer_message(self.bot.status(), feedback=False)
+        if cmd.name == "topics":
+            return kit.topics_message(self.bot.topics())
+        if cmd.name == "sources":
+            return kit.sources_message(self.bot.sources())
+        return kit.help_message(cmd.problem)
+
+    # --- mentions and direct messages ----------------------------------------------------
+
+    def on_mention(self, event: dict[str, Any], context, client: WebClient) -> None:
+        """`@strikebot question` in a channel: answer in a thread under the question."""
+        if event.get("channel_type") == "im" or _not_a_person(event):
+            return
+        thread = event.get("thread_ts") or event.get("ts")
+        self.converse(client, event, context.bot_user_id, thread)
+
+    def on_message(self, event: dict[str, Any], context, client: WebClient) -> None:
+        """A direct message to the bot: answer in the DM (in its thread, if any)."""
+        if event.get("channel_type") != "im" or _not_a_person(event):
+            return
+        self.converse(client, event, context.bot_user_id, event.get("thread_ts"))
+
+    def converse(
+        self, client: WebClient, event: dict[str, Any], bot_user_id: str | None, thread: str | None
+    ) -> None:
+        """Answer one message (once, even if Slack delivers it as two events)."""
+        channel = event.get("channel")
+        if not channel or not self.seen.add(f"message:{channel}:{event.get('ts')}"):
+            return
+        text = kit.plain_from_slack(event.get("text"), bot_user_id)
+        body = self.compute(lambda: self.conversation_reply(text, event.get("user"), channel))
+        options = {"thread_ts": thread} if thread else {}
+        self.send(lambda b: client.chat_postMessage(channel=channel, **options, **POST_OPTIONS, **b), body)
+
+    def conversation_reply(self, text: str, user: str | None, channel: str) -> dict[str, Any]:
+        """A mention or DM: the same words as `/strike` understands, else a question."""
+        cmd = parse_strike(text)
+        if cmd.name != ASK:
+            return self.common_reply(cmd)
+        answer = self.bot.ask(Question(text, platform="slack", user=user, channel=channel))
+        return kit.answer_message(answer)
+
+    # --- feedback buttons ----------------------------------------------------------------
+
+    def on_feedback(self, ack: Callable[..., None], body: dict[str, Any], action: dict, respond) -> None:
+        """Record a Helpful / Not helpful click and swap the buttons for a thanks."""
+        ack()
+        helpful = action.get("action_id") == kit.ACTION_HELPFUL
+        user = (body.get("user") or {}).get("id")
+        try:
+            log_id = int(action.get("value", ""))
+        except ValueError:
+            return
+        recorded = True
+        if self.votes.add(f"{log_id}:{user}"):
+            result = self.compute(
+                lambda: {"ok": self.bot.feedback(log_id, helpful, "slack", user)}
+            )
+            recorded = bool(result.get("ok"))
+        original = body.get("message") or self.sent.get(log_id) or {}
+        if original.get("blocks"):
+            blocks = kit.feedback_thanks(original["blocks"], helpful, recorded)
+            text = original.get("text") or "Thanks for the feedback!"
+            update = {"replace_original": True, "text": text, "blocks": blocks}
+        else:
+            update = {"response_type": "ephemeral", "replace_original": False}
+            update["text"] = "Thanks for the feedback!"
+        self.send(respond, update)
+
+    # --- /strike-admin -------------------------------------------------------------------
+
+    def on_admin(
+        self, ack: Callable[..., None], command: dict[str, Any], respond, client: WebClient
+    ) -> None:
+        """`/strike-admin add|retract|restore|audit|unanswered|help`, for admins only."""
+        ack()
+        user = command.get("user_id") or ""
+        cmd = parse_admin(kit.plain_from_slack(command.get("text")))
+        if not self.is_admin(user, client):
+            log.info("refused /strike-admin %s for non-admin %s", cmd.name, user)
+            self.send(respond, {**kit.notice(ADMIN_REFUSAL), "response_type": "ephemeral"})
+            return
+        if cmd.name == "add":
+            self.open_add_modal(client, command, cmd, respond)
+            return
+        actor = Actor(user, "slack", is_admin=True, name=command.get("user_name"))
+        body = self.compute(lambda: self.admin_reply(cmd, actor))
+        self.send(respond, {**body, "response_type": "ephemeral"})
+
+    def admin_reply(self, cmd: Command, actor: Actor) -> dict[str, Any]:
+        """The message for a parsed admin command (the core checks the permission again)."""
+        if cmd.name == "retract":
+            return kit.fact_message("Retracted", self.admin.retract(actor, cmd.args[0], cmd.text))
+        if cmd.name == "restore":
+            fact = self.admin.restore(actor, cmd.args[0], cmd.text or None)
+            return kit.fact_message("Restored", fact)
+        if cmd.name == "audit":
+            fact_id = cmd.args[0] if cmd.args else None
+            return kit.audit_message(self.admin.audit(actor, limit=cmd.limit, fact_id=fact_id))
+        if cmd.name == "unanswered":
+            return kit.unanswered_message(self.admin.unanswered(actor, limit=cmd.limit))
+        return kit.admin_help_message(cmd.problem)
+
+    def open_add_modal(self, client: WebClient, command: dict, cmd: Command, respond) -> None:
+        """Open the add-fact form (the trigger id is valid for 3 seconds)."""
+        with self.core:
+            topics = sorted(self.bot.store.topics())[:60]
+        view = kit.add_fact_modal(
+            today=self.bot.today(),
+            text=cmd.text,
+            topics=topics,
+            metadata=json.dumps({"channel": command.get("channel_id")}),
+        )
+        try:
+            client.views_open(trigger_id=command.get("trigger_id"), view=view)
+        except (SlackApiError, URLError, OSError) as exc:
+            log.warning("views.open failed: %s", _api_error(exc))
+            message = "Sorry, I couldn't open the form; please run `/strike-admin add` again."
+            self.send(respond, {**kit.notice(message), "response_type": "ephemeral"})
+
+    def on_add_submitted(
+        self, ack: Callable[..., None], body: dict[str, Any], view: dict, client: WebClient
+    ) -> None:
+        """The add-fact form was submitted: permission re-checked, then the core adds it."""
+        user = (body.get("user") or {}).get("id") or ""
+        fields = kit.read_add_fact_form((view.get("state") or {}).get("values") or {})
+        actor = Actor(user, "slack", is_admin=self.is_admin(user, client))
+        try:
+            with self.core:
+                fact = self.admin.add(
+                    actor,
+                    text=fields["fact_text"] or "",
+                    topic=fields["fact_topic"] or "",
+                    as_of=fields["fact_as_of"] or "",
+                    source_title=fields["source_title"],
+                    published=fields["source_published"],
+                    url=fields["source_url"],
+                )
+        except PermissionDenied as exc:
+            ack(response_action="update", view=kit.modal_notice("Not allowed", str(exc)))
+            return
+        except (AdminInputError, NotFound) as exc:
+            errors = {kit.form_error_field(str(exc)): str(exc)}
+            ack(response_action="errors", errors=errors)
+            return
+        except StoreError as exc:
+            log.error("store error: %s", exc)
+            ack(response_action="errors", errors={"fact_text": STORE_FAILURE})
+            return
+        ack(response_action="update", view=kit.fact_added_view(fact))
+
+
+def _not_a_person(event: dict[str, Any]) -> bool:
+    """Bot posts, edits, joins and other subtypes are not questions."""
+    return bool(
+        event.get("subtype")
+        or event.get("bot_id")
+        or event.get("edited")
+        or event.get("hidden")
+        or not event.get("user")
+    )
+
+
+def _api_error(exc: Exception) -> str:
+    if isinstance(exc, SlackApiError):
+        return str(exc.response.get("error") or exc.response.status_code)
+    return str(getattr(exc, "reason", exc))
+
+
+# --- building and running ---------------------------------------------------------------
+
+
+def _secret(value: SecretStr | None) -> str:
+    return value.get_secret_value().strip() if value is not None else ""
+
+
+def require_token(value: SecretStr | None, name: str, prefix: str, what: str) -> str:
+    """The token's value, or a one-line SystemExit naming the variable (never its value)."""
+    token = _secret(value)
+    if not token:
+        raise SystemExit(f"{name} is not set: give the {what} (it starts with {prefix}).")
+    if not token.startswith(prefix) or any(ch.isspace() for ch in token):
+        raise SystemExit(f"{name} does not look like the {what}: it should start with {prefix}.")
+    return token
+
+
+def make_client(token: str, api_url: str) -> WebClient:
+    """A Web API client on SLACK_API_URL (Slack's own by default, or a fake/proxy)."""
+    base = api_url if api_url.endswith("/") else api_url + "/"
+    return WebClient(token=token, base_url=base, timeout=10)
+
+
+def build_app(
+    settings: Settings, bot: StrikeBot, admin: AdminService, *, client: WebClient | None = None
+) -> App:
+    """The Bolt app with every handler, used by HTTP mode, Socket Mode and the tests.
+
+    Without a signing secret (Socket Mode), HTTP requests are still verified, against a
+    random secret, so they all fail: only Socket Mode envelopes get through."""
+    if client is None:
+        token = require_token(settings.slack_bot_token, "SLACK_BOT_TOKEN", "xoxb-", "bot token")
+        client = make_client(token, settings.slack_api_url)
+    signing_secret = _secret(settings.slack_signing_secret) or secrets.token_hex(32)
+    app = App(
+        name="strikebot",
+        client=client,
+        signing_secret=signing_secret,
+        process_before_response=False,
+        listener_executor=ThreadPoolExecutor(max_workers=8, thread_name_prefix="slack"),
+        logger=logging.getLogger("bot.adapters.slack.bolt"),
+    )
+    StrikeSlack(settings, bot, admin).register(app)
+    return app
+
+
+class SlackHTTPServer(ThreadingHTTPServer):
+    """Slack's HTTP mode: POSTs on /slack/events handed to Bolt (which checks signatures)."""
+
+    daemon_threads = True
+
+    def __init__(self, app: App, host: str = "0.0.0.0", port: int = 3000, path: str = EVENTS_PATH):
+        self.app = app
+        self.path = path
+        super().__init__((host, port), _SlackRequestHandler)
+
+    @property
+    def port(self) -> int:
+        return int(self.server_address[1])
+
+
+class _SlackRequestHandler(BaseHTTPRequestHandler):
+    server: SlackHTTPServer
+
+    def do_POST(self) -> None:
+        url = urlsplit(self.path)
+        if url.path != self.server.path:
+            self._send(404, b"not found")
+            return
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY_BYTES:
+            self._send(413, b"too large")
+            return
+        try:
+            raw = self.rfile.read(length).decode("utf-8")
+        except UnicodeDecodeError:
+            self._send(400, b"bad request")
+            return
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        response = self.server.app.dispatch(BoltRequest(body=raw, query=url.query, headers=headers))
+        self._send(response.status, (response.body or "").encode("utf-8"), response.headers)
+
+    def do_GET(self) -> None:
+        if urlsplit(self.path).path in ("/health", "/healthz"):
+            self._send(200, b"ok")
+        else:
+            self._send(404, b"not found")
+
+    def _send(self, status: int, body: bytes, headers: dict | None = None) -> None:
+        self.send_response(status)
+        for name, values in (headers or {}).items():
+            if name.lower() == "content-length":
+                continue
+            for value in values if isinstance(values, list | tuple) else [values]:
+                self.send_header(name, str(value))
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("http: " + format, *args)
+
+
+def _check_bot_token(client: WebClient, api_url: str) -> None:
+    try:
+        client.auth_test()
+    except SlackApiError as exc:
+        raise SystemExit(f"Slack rejected SLACK_BOT_TOKEN: {_api_error(exc)}.") from None
+    except (URLError, OSError) as exc:
+        raise SystemExit(f"Cannot reach the Slack API at {api_url}: {_api_error(exc)}.") from None
+
+
+def _run_socket_mode(app: App, app_token: str, client: WebClient) -> None:
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    handler = SocketModeHandler(app, app_token, web_client=client)
+    try:
+        handler.connect()
+    except SlackApiError as exc:
+        raise SystemExit(f"Slack rejected SLACK_APP_TOKEN: {_api_error(exc)}.") from None
+    log.warning("strikebot is connected to Slack (Socket Mode)")
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        handler.close()
+
+
+def _run_http(app: App, port: int) -> None:
+    try:
+        server = SlackHTTPServer(app, "0.0.0.0", port)
+    except OSError as exc:
+        raise SystemExit(f"Cannot listen on port {port}: {exc.strerror}.") from None
+    log.warning("strikebot is listening for Slack on port %s at %s", server.port, EVENTS_PATH)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+def run_slack(settings: Settings, bot: StrikeBot, port: int = 3000) -> None:
+    """Run until stopped: Socket Mode with SLACK_APP_TOKEN, else HTTP mode on `port`."""
+    token = require_token(settings.slack_bot_token, "SLACK_BOT_TOKEN", "xoxb-", "bot token")
+    app_token = ""
+    if _secret(settings.slack_app_token):
+        app_token = require_token(
+            settings.slack_app_token, "SLACK_APP_TOKEN", "xapp-", "app-level token"
+        )
+    elif not _secret(settings.slack_signing_secret):
+        raise SystemExit(
+            "SLACK_SIGNING_SECRET is not set: HTTP mode needs it (or set SLACK_APP_TOKEN "
+            "for Socket Mode)."
+        )
+    client = make_client(token, settings.slack_api_url)
+    _check_bot_token(client, settings.slack_api_url)
+    app = build_app(settings, bot, AdminService(bot), client=client)
+    if app_token:
+        _run_socket_mode(app, app_token, client)
+    else:
+        _run_http(app, port)

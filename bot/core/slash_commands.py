@@ -1,0 +1,128 @@
+"""Platform-neutral parsing of the `/strike` and `/strike-admin` command text.
+
+Adapters hand over the text typed after the command name and get back a `Command`: which
+sub-command, its arguments, and whether the user asked for the reply to be public. Nothing
+here talks to a platform or to the store; unknown sub-commands come back as `help`.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+
+ASK = "ask"
+HELP = "help"
+STRIKE_COMMANDS = ("status", "topics", "sources", HELP)
+ADMIN_COMMANDS = ("add", "retract", "restore", "audit", "unanswered", HELP)
+HELP_WORDS = frozenset({"?", "h", "commands", "usage", "menu"})
+PUBLIC_WORD = "public"
+DEFAULT_LIST_LIMIT = 20
+MAX_LIST_LIMIT = 50
+
+STRIKE_HELP: tuple[tuple[str, str], ...] = (
+    ("<question>", "answer a question about the strike (only you see it)"),
+    ("<question> public", "answer it for the whole channel"),
+    ("status", "the latest picture, posted in the channel"),
+    ("topics", "what I can answer about"),
+    ("sources", "the sources behind my answers"),
+    ("help", "this list"),
+)
+
+ADMIN_HELP: tuple[tuple[str, str], ...] = (
+    ("add [fact text]", "add a fact with its source (opens a form)"),
+    ("retract FACT_ID reason", "withdraw a fact from answers (it is kept)"),
+    ("restore FACT_ID [reason]", "undo a retraction"),
+    ("audit [FACT_ID]", "who changed what, newest first"),
+    ("unanswered [N]", "recent questions I could not answer"),
+    ("help", "this list"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """One parsed command: `name` is a sub-command, `ask`, or `help`.
+
+    `text` is the question (for `ask`), the reason (retract/restore) or the fact text to
+    prefill (add); `args` holds positional values such as a fact id; `problem` is a short
+    note for the user when the text was not understood (shown above the help).
+    """
+
+    name: str
+    text: str = ""
+    args: tuple[str, ...] = ()
+    public: bool = False
+    problem: str | None = None
+    limit: int = DEFAULT_LIST_LIMIT
+
+
+def _word(token: str) -> str:
+    """A token as a command word: lowercase, without leading slashes/dashes or end marks."""
+    return token.casefold().lstrip("/-").rstrip("?!.,:;")
+
+
+def _split_public(words: list[str]) -> tuple[list[str], bool]:
+    """Remove one `public` at either end of the words."""
+    if len(words) > 1 and _word(words[-1]) == PUBLIC_WORD:
+        return words[:-1], True
+    if len(words) > 1 and _word(words[0]) == PUBLIC_WORD:
+        return words[1:], True
+    return words, False
+
+
+def _unknown(word: str, known: tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(word, known, n=1, cutoff=0.75)
+    hint = f" Did you mean `{close[0]}`?" if close else ""
+    return f"I don't know the command `{word[:40]}`.{hint}"
+
+
+def _looks_like_command(token: str, known: tuple[str, ...]) -> bool:
+    """A single word meant as a (mistyped) command rather than a one-word question."""
+    word = _word(token)
+    if token.startswith(("-", "/")) or word in HELP_WORDS:
+        return True
+    return bool(difflib.get_close_matches(word, known, n=1, cutoff=0.75))
+
+
+def parse_strike(text: str | None) -> Command:
+    """Parse what follows `/strike`: a sub-command, a question, or help."""
+    words, public = _split_public((text or "").split())
+    if not words:
+        return Command(HELP, public=public)
+    first = _word(words[0])
+    if first == HELP or (len(words) == 1 and first in HELP_WORDS):
+        return Command(HELP, public=public)
+    if len(words) == 1 and first in STRIKE_COMMANDS:
+        return Command(first, public=public)
+    if len(words) == 1 and _looks_like_command(words[0], STRIKE_COMMANDS):
+        return Command(HELP, public=public, problem=_unknown(first, STRIKE_COMMANDS))
+    return Command(ASK, text=" ".join(words), public=public)
+
+
+def _limit(token: str | None) -> int:
+    if token and token.isdigit():
+        return max(1, min(int(token), MAX_LIST_LIMIT))
+    return DEFAULT_LIST_LIMIT
+
+
+def parse_admin(text: str | None) -> Command:
+    """Parse what follows `/strike-admin`; missing arguments come back as help + problem."""
+    words = (text or "").split()
+    if not words:
+        return Command(HELP)
+    first, rest = _word(words[0]), words[1:]
+    if first == "add":
+        return Command("add", text=" ".join(rest))
+    if first in ("retract", "restore"):
+        if not rest:
+            usage = "retract FACT_ID reason" if first == "retract" else "restore FACT_ID"
+            return Command(HELP, problem=f"Say which fact: `{usage}`.")
+        return Command(first, args=(rest[0],), text=" ".join(rest[1:]))
+    if first == "audit":
+        fact_id = next((w for w in rest if not w.isdigit()), None)
+        number = next((w for w in rest if w.isdigit()), None)
+        return Command("audit", args=(fact_id,) if fact_id else (), limit=_limit(number))
+    if first == "unanswered":
+        return Command("unanswered", limit=_limit(rest[0] if rest else None))
+    if first == HELP or first in HELP_WORDS:
+        return Command(HELP)
+    return Command(HELP, problem=_unknown(first, ADMIN_COMMANDS))

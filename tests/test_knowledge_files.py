@@ -1,0 +1,138 @@
+"""Loading and rejecting knowledge files: file and line in every problem, nothing partial."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from bot.core.admin import AdminService
+from bot.settings import BUNDLED_KNOWLEDGE
+from bot.store.knowledge_files import (
+    KnowledgeError,
+    dump_knowledge,
+    fact_files,
+    load_fact_files,
+    load_language,
+    load_topics,
+)
+
+GOOD = """\
+sources:
+  - id: test-source
+    title: A test article
+    published: 2023-10-01
+    url: https://example.org/a
+facts:
+  - id: test-fact
+    topic: strike.duration
+    text: The strike had lasted 150 days.
+    as_of: 2023-10-01
+    source: test-source
+    questions: [how long now]
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "x.facts.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_bundled_knowledge_is_valid_and_large_enough():
+    knowledge = load_fact_files(fact_files(BUNDLED_KNOWLEDGE))
+    assert len(knowledge.facts) >= 20
+    topics = {t.id for t in load_topics(BUNDLED_KNOWLEDGE / "topics.yaml")}
+    assert {f.topic for f in knowledge.facts} <= topics
+    sources = {s.id for s in knowledge.sources}
+    assert all(f.source in sources for f in knowledge.facts)
+    assert all(isinstance(f.as_of, dt.date) for f in knowledge.facts)
+
+
+def test_bundled_language_has_the_synonyms_the_issue_names():
+    lang = load_language(BUNDLED_KNOWLEDGE / "language.yaml")
+    assert lang.concepts(["writers"]) == lang.concepts(["guild"]) == lang.concepts(["wga"])
+    assert lang.concepts(["studios"]) == lang.concepts(["producers"]) == ["amptp"]
+    assert lang.concepts(["artificial", "intelligence"]) == ["ai"]
+    assert lang.concepts(["salary"]) == lang.concepts(["raise"]) == lang.concepts(["wage"])
+    assert lang.concepts(["directors", "guild"]) == ["dga"]
+
+
+def test_a_good_file_loads(tmp_path):
+    knowledge = load_fact_files([write(tmp_path, GOOD)])
+    assert [f.id for f in knowledge.facts] == ["test-fact"]
+    assert knowledge.facts[0].as_of == dt.date(2023, 10, 1)
+    assert knowledge.sources[0].url == "https://example.org/a"
+
+
+@pytest.mark.parametrize(
+    ("broken", "line", "message"),
+    [
+        (GOOD.replace("    text: The strike had lasted 150 days.\n", ""), 7, "missing required field 'text'"),
+        (GOOD.replace("as_of: 2023-10-01", "as_of: last tuesday"), 10, "ISO date"),
+        (GOOD.replace("source: test-source\n    questions", "source: nowhere\n    questions"), 7, "'nowhere' is not defined"),
+        (GOOD.replace("questions: [how long now]", "questionz: [how long now]"), 12, "unknown field 'questionz'"),
+        (GOOD.replace("id: test-fact", "id: Test Fact!"), 7, "must match"),
+        (GOOD.replace("url: https://example.org/a", "url: example.org"), 5, "http"),
+        (GOOD + "  - id: test-fact\n    topic: a\n    text: b\n    as_of: 2023-01-01\n    source: test-source\n", 13, "already used"),
+        (GOOD.replace("facts:\n  - id", "facts:\n - id\n   bad"), 8, "invalid YAML"),
+        ("", 1, "empty"),
+        ("- just\n- a list\n", 1, "mapping"),
+    ],
+)  # fmt: skip
+def test_problems_name_file_and_line(tmp_path, broken, line, message):
+    path = write(tmp_path, broken)
+    with pytest.raises(KnowledgeError) as caught:
+        load_fact_files([path])
+    text = str(caught.value)
+    assert f"{path}:{line}:" in text, text
+    assert message in text
+
+
+def test_one_bad_fact_rejects_the_whole_set(tmp_path):
+    good = write(tmp_path, GOOD, "a.facts.yaml")
+    bad = write(
+        tmp_path,
+        GOOD.replace("test-source", "other")
+        .replace("test-fact", "f2")
+        .replace("2023-10-01\n    source", "nope\n    source"),
+        "b.facts.yaml",
+    )
+    with pytest.raises(KnowledgeError) as caught:
+        load_fact_files([good, bad])
+    assert "b.facts.yaml" in str(caught.value)
+
+
+def test_not_utf8_is_reported(tmp_path):
+    path = tmp_path / "bin.facts.yaml"
+    path.write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(KnowledgeError, match="not UTF-8"):
+        load_fact_files([path])
+
+
+def test_a_failed_import_changes_nothing(bot, tmp_path, root):
+    admin = AdminService(bot)
+    before = bot.store.facts()
+    audit_before = bot.store.audit(limit=1000)
+    broken = (
+        GOOD
+        + "  - id: second\n    topic: x\n    text: y\n    as_of: 2023-13-45\n    source: test-source\n"
+    )
+    with pytest.raises(KnowledgeError):
+        admin.import_file(root, write(tmp_path, broken))
+    assert bot.store.facts() == before
+    assert bot.store.audit(limit=1000) == audit_before
+
+
+def test_export_reads_back_identically(bot, tmp_path):
+    text = dump_knowledge(bot.store.sources().values(), bot.store.facts())
+    path = write(tmp_path, text, "export.facts.yaml")
+    again = load_fact_files([path])
+    assert sorted(again.facts, key=lambda f: f.id) == sorted(bot.store.facts(), key=lambda f: f.id)
+
+
+def test_yaml_booleans_in_word_lists_stay_words(tmp_path):
+    path = write(tmp_path, "stopwords: [on, no, yes, off]\n", "language.yaml")
+    lang = load_language(path)
+    assert {"on", "no", "yes", "off"} <= lang.stopwords
