@@ -121,9 +121,14 @@ class Language:
         lists = self.stopwords | self.filler | self.question_words | self.compare_cues
         return words | lists | self.generic
 
-    def concepts(self, toks: list[str], *, keep_stopwords: bool = False) -> list[str]:
+    def concepts(
+        self, toks: list[str], *, keep_stopwords: bool = False, expand: bool = False
+    ) -> list[str]:
         """Map tokens to concepts: synonym phrases (longest first) to their canonical word,
-        other words stemmed; stopwords and filler dropped unless asked to keep them."""
+        other words stemmed; stopwords and filler dropped unless asked to keep them.
+
+        With `expand` (used for fact texts, not questions) a phrase also yields its own
+        words, so "viewership data" in a fact still answers a question about "the data"."""
         out: list[str] = []
         i, n = 0, len(toks)
         drop = self.ignorable
@@ -135,6 +140,9 @@ class Language:
                     canonical = self.phrases.get((stem(toks[i]),))
                 if canonical is not None:
                     out.append(canonical)
+                    if expand and size > 1 and canonical not in self.entities:
+                        out.extend(self.concepts(list(key[1:])))
+                        out.extend(self.concepts(list(key[:1])))
                     i += size
                     break
             else:

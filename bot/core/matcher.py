@@ -106,6 +106,7 @@ class Matcher:
                     frequency[tok] += 1
                 cs = concept_of(toks)
                 concepts.update(cs)
+                concepts.update(concept_of(toks, expand=True))
                 if cs:
                     docs.append(" ".join(cs))
             aliases = [tuple(concept_of(tokens(a))) for a in fact.aliases]
@@ -167,8 +168,10 @@ class Matcher:
             for word, distance, _ in process.extract(
                 token, words, scorer=OSA.distance, score_cutoff=allowed, limit=8
             ):
-                if word in self.language.ignorable:
-                    continue  # "head" is not a typo for "had"
+                if word in self.language.ignorable or (
+                    word in self.language.generic and word not in self.language.question_words
+                ):
+                    continue  # "head" is not a typo for "had", nor "fund" for "find"
                 # Closest first; among equals the word the knowledge uses most.
                 rank = (distance, -self.frequency.get(word, 0), word[:1] != token[:1])
                 if best is None or rank < best[0]:
