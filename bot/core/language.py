@@ -65,6 +65,17 @@ def is_number(token: str) -> bool:
     return token[:1].isdigit()
 
 
+def answer_markers(toks: list[str]) -> set[str]:
+    """The words of a text plus `#number` / `#year` when it holds a figure or a year."""
+    marks = set(toks)
+    numbers = [t for t in toks if is_number(t)]
+    if numbers:
+        marks.add("#number")
+    if any(len(t) == 4 and t.isdigit() and 1900 <= int(t) <= 2100 for t in numbers):
+        marks.add("#year")
+    return marks
+
+
 @dataclass(slots=True)
 class Language:
     """Synonym phrases, stopwords and cue words, ready for fast lookup."""
@@ -73,9 +84,10 @@ class Language:
     stopwords: frozenset[str] = frozenset()
     filler: frozenset[str] = frozenset()
     question_words: frozenset[str] = frozenset()
-    compare_cues: frozenset[str] = frozenset()
+    compare_cues: frozenset[tuple[str, ...]] = frozenset()
     entities: frozenset[str] = frozenset()
     generic: frozenset[str] = frozenset()
+    answer_types: dict[tuple[str, ...], frozenset[str]] = field(default_factory=dict)
     max_phrase: int = 1
 
     @classmethod
@@ -88,7 +100,9 @@ class Language:
         compare_cues: tuple[str, ...] = (),
         entities: tuple[str, ...] = (),
         generic: tuple[str, ...] = (),
+        answer_types: dict[str, tuple[str, ...]] | None = None,
     ) -> Language:
+        generic_words = frozenset(stem(t) for w in generic for t in tokens(w))
         phrases: dict[tuple[str, ...], str] = {}
         for group in synonyms:
             canonical = "_".join(tokens(group[0])) or group[0]
@@ -96,18 +110,26 @@ class Language:
                 key = tuple(tokens(entry))
                 if key and key not in phrases:
                     phrases[key] = canonical
-                    if len(key) == 1:
+                    if len(key) == 1 and stem(key[0]) not in generic_words:
+                        # "days" -> duration makes "days" count, not every "day".
                         phrases.setdefault((stem(key[0]),), canonical)
         return cls(
             phrases=phrases,
             stopwords=frozenset(t for w in stopwords for t in tokens(w)),
             filler=frozenset(t for w in filler for t in tokens(w)),
             question_words=frozenset(t for w in question_words for t in tokens(w)),
-            compare_cues=frozenset(t for w in compare_cues for t in tokens(w)),
+            compare_cues=frozenset(tuple(tokens(w)) for w in compare_cues if tokens(w)),
             entities=frozenset(
                 phrases.get(tuple(tokens(w)), "_".join(tokens(w))) for w in entities
             ),
-            generic=frozenset(stem(t) for w in generic for t in tokens(w)),
+            generic=generic_words,
+            answer_types={
+                tuple(tokens(cue)): frozenset(
+                    w if w.startswith("#") else t for w in words for t in (tokens(w) or [w])
+                )
+                for cue, words in (answer_types or {}).items()
+                if tokens(cue)
+            },
             max_phrase=max((len(k) for k in phrases), default=1),
         )
 
@@ -118,8 +140,26 @@ class Language:
     def surface_words(self) -> set[str]:
         """Every single word that appears in a synonym entry or a word list."""
         words = {w for key in self.phrases for w in key}
-        lists = self.stopwords | self.filler | self.question_words | self.compare_cues
+        cues = {w for cue in self.compare_cues for w in cue}
+        lists = self.stopwords | self.filler | self.question_words | cues
         return words | lists | self.generic
+
+    def expected_answers(self, toks: list[str]) -> list[frozenset[str]]:
+        """For each answer-type cue in the question ("when", "how many"), the words of
+        which a fitting fact contains at least one."""
+        return [
+            words
+            for cue, words in self.answer_types.items()
+            if any(tuple(toks[i : i + len(cue)]) == cue for i in range(len(toks) - len(cue) + 1))
+        ]
+
+    def wants_comparison(self, toks: list[str]) -> bool:
+        """True when the tokens contain a comparison cue ("compare", "side by side", "vs")."""
+        return any(
+            tuple(toks[i : i + len(cue)]) == cue
+            for cue in self.compare_cues
+            for i in range(len(toks) - len(cue) + 1)
+        )
 
     def concepts(
         self, toks: list[str], *, keep_stopwords: bool = False, expand: bool = False

@@ -19,12 +19,15 @@ from dataclasses import dataclass, field
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
-from bot.core.language import Language, is_number, tokens
+from bot.core.language import Language, answer_markers, is_number, tokens
 from bot.core.models import Fact, Topic
 
 CANDIDATES = 40
 COMMON_POSTINGS = 2000
 GENERIC_WEIGHT = 0.3
+UNKNOWN_WEIGHT = 0.8  # times the highest idf: a word no fact uses weighs more than any other
+UNKNOWN_PENALTY = 0.2
+ANSWER_TYPE_PENALTY = 0.7
 COVERAGE_SHARE = 0.72
 COVERAGE_POWER = 1.5
 MIN_EVIDENCE = 1.2  # summed idf of matched concepts below which a match is too thin to trust
@@ -41,6 +44,7 @@ class Analysis:
     corrected: dict[str, str]
     compare: bool
     text: str
+    expects: tuple[frozenset[str], ...] = ()
 
     @property
     def empty(self) -> bool:
@@ -65,6 +69,7 @@ class _Entry:
     numbers: frozenset[str]
     docs: list[str]
     aliases: list[tuple[str, ...]]
+    markers: frozenset[str]
 
 
 @dataclass(slots=True)
@@ -78,7 +83,6 @@ class Matcher:
     vocabulary: set[str] = field(default_factory=set)
     by_length: dict[int, list[str]] = field(default_factory=dict)
     frequency: dict[str, int] = field(default_factory=dict)
-    short_words: list[str] = field(default_factory=list)
     _repairs: dict[str, str | None] = field(default_factory=dict)
 
     @classmethod
@@ -110,6 +114,7 @@ class Matcher:
                 if cs:
                     docs.append(" ".join(cs))
             aliases = [tuple(concept_of(tokens(a))) for a in fact.aliases]
+            text_tokens = tokens(fact.text)
             index = len(matcher.entries)
             matcher.entries.append(
                 _Entry(
@@ -118,6 +123,7 @@ class Matcher:
                     numbers=frozenset(c for c in concepts if is_number(c)),
                     docs=list(dict.fromkeys(docs)),
                     aliases=[a for a in aliases if a],
+                    markers=frozenset(answer_markers(text_tokens + concept_of(text_tokens))),
                 )
             )
             for concept in concepts:
@@ -127,9 +133,6 @@ class Matcher:
         matcher.idf = {c: math.log(1 + n / len(ids)) for c, ids in postings.items()}
         matcher.vocabulary = {w for w in vocabulary if w and not is_number(w)}
         matcher.frequency = dict(frequency)
-        matcher.short_words = sorted(
-            w for w in language.stopwords | language.question_words if 2 <= len(w) <= 4
-        )
         by_length: defaultdict[int, list[str]] = defaultdict(list)
         for word in sorted(matcher.vocabulary):
             by_length[len(word)].append(word)
@@ -154,24 +157,24 @@ class Matcher:
         size = len(token)
         if size < 3:
             return None
-        if size == 3:
-            # Short words are only repaired into function words ("wat", "hw", "whn").
-            longer = [w for w in self.short_words if len(w) > size]
-            found = process.extractOne(token, longer, scorer=OSA.distance, score_cutoff=1)
-            return found[0] if found else None
-        allowed = 1 if size <= 5 else 2
+        # Short words are easily real words of their own ("wait" is not "want"): up to four
+        # letters only a missing letter or two swapped letters count as a typo.
+        allowed = 1 if size <= 6 else 2
+        lengths = range(size, size + 2) if size <= 4 else range(size - allowed, size + allowed + 1)
         best: tuple[tuple[float, int, bool], str] | None = None
-        for length in range(size - allowed, size + allowed + 1):
+        for length in lengths:
             words = self.by_length.get(length)
             if not words:
                 continue
             for word, distance, _ in process.extract(
                 token, words, scorer=OSA.distance, score_cutoff=allowed, limit=8
             ):
-                if word in self.language.ignorable or (
-                    word in self.language.generic and word not in self.language.question_words
-                ):
-                    continue  # "head" is not a typo for "had", nor "fund" for "find"
+                if size <= 4 and not _insertion_or_swap(token, word):
+                    continue
+                if word in self.language.ignorable and size > 4:
+                    continue  # a long word is not a typo for a function word
+                if word in self.language.generic and word not in self.language.question_words:
+                    continue  # nor "fund" for "find"
                 # Closest first; among equals the word the knowledge uses most.
                 rank = (distance, -self.frequency.get(word, 0), word[:1] != token[:1])
                 if best is None or rank < best[0]:
@@ -198,8 +201,9 @@ class Matcher:
         lang = self.language
         weights: dict[str, float] = {}
         unknown: set[str] = set()
+        cue_words = {w for cue in lang.compare_cues if len(cue) == 1 for w in cue}
         for concept in concepts:
-            if concept in lang.compare_cues:
+            if concept in cue_words:
                 continue  # structure, not subject: handled by `compare`
             if concept in lang.question_words:
                 weight = 0.25
@@ -212,17 +216,15 @@ class Matcher:
                     weight = max(weight, 0.5 * max_idf)
             elif concept in lang.generic:
                 weight = GENERIC_WEIGHT
-            elif len(concept) <= 2 and not is_number(concept):
-                weight = 0.2  # stray letters and chat abbreviations
+            elif len(concept) <= 3 and not is_number(concept):
+                weight = 0.2  # stray letters and chat abbreviations ("rn", "nah", "tbh")
             else:
                 unknown.add(concept)
-                weight = max_idf * 1.25
+                weight = max_idf * UNKNOWN_WEIGHT
             if concept in corrected.values():
                 weight *= 0.9
             weights[concept] = weight
-        compare = any(tok in self.language.compare_cues for tok in fixed) or any(
-            c in self.language.compare_cues for c in concepts
-        )
+        compare = lang.wants_comparison(fixed)
         return Analysis(
             concepts=concepts,
             weights=weights,
@@ -230,7 +232,8 @@ class Matcher:
             unknown=frozenset(unknown),
             corrected=corrected,
             compare=compare,
-            text=" ".join(c for c in concepts if c not in self.language.question_words),
+            text=" ".join(c for c in concepts if c not in cue_words),
+            expects=tuple(lang.expected_answers(fixed)),
         )
 
     # --- candidates and scores -----------------------------------------------------------
@@ -277,9 +280,12 @@ class Matcher:
             score *= 0.45  # a figure or year the fact does not contain: another event
         if any(c in self.language.entities and c not in entry.concepts for c in concepts):
             score *= 0.7  # a party the fact does not mention at all
+        for wanted in analysis.expects:
+            if not wanted & entry.markers:
+                score *= ANSWER_TYPE_PENALTY  # "when ...?" but the fact holds no date
         if analysis.unknown:
             unknown = sum(analysis.weights[c] for c in analysis.unknown) / total
-            score *= 1 - 0.5 * unknown  # words no fact uses: likely another subject
+            score *= 1 - UNKNOWN_PENALTY * unknown  # words no fact uses: likely another subject
         evidence = sum(
             self.idf[c]
             for c in analysis.weights
@@ -297,6 +303,16 @@ class Matcher:
         scored = [self.score(analysis, idx) for idx in self.candidates(analysis)]
         scored.sort(key=lambda m: m.score, reverse=True)
         return analysis, scored[:limit]
+
+
+def _insertion_or_swap(token: str, word: str) -> bool:
+    """`word` is `token` with one letter added, or with two neighbouring letters swapped."""
+    if len(word) == len(token) + 1:
+        return any(word[:i] + word[i + 1 :] == token for i in range(len(word)))
+    if len(word) == len(token):
+        diff = [i for i, (a, b) in enumerate(zip(token, word, strict=True)) if a != b]
+        return len(diff) == 2 and diff[1] == diff[0] + 1 and token[diff[0]] == word[diff[1]]
+    return False
 
 
 def _contains(haystack: tuple[str, ...], needle: tuple[str, ...]) -> bool:

@@ -57,7 +57,8 @@ class Command:
 
 def _word(token: str) -> str:
     """A token as a command word: lowercase, without leading slashes/dashes or end marks."""
-    return token.casefold().lstrip("/-").rstrip("?!.,:;")
+    word = token.casefold().lstrip("/-").rstrip("?!.,:;")
+    return word or token.casefold()
 
 
 def _split_public(words: list[str]) -> tuple[list[str], bool]:

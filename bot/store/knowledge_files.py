@@ -363,10 +363,12 @@ def load_language(path: Path) -> Language:
         "compare_cues",
         "entities",
         "generic",
+        "answer_types",
     }
     reader, top = _root_mapping(path, keys)
     groups: list[tuple[str, ...]] = []
     lists: dict[str, tuple[str, ...]] = {}
+    answer_types: dict[str, tuple[str, ...]] = {}
     if top is not None:
         group_nodes = [
             node
@@ -384,8 +386,11 @@ def load_language(path: Path) -> Language:
                 reader.fail(node.line, "a synonym group needs at least two entries")
                 continue
             groups.append(words)
-        for key in keys - {"synonyms", "numbers"}:
+        for key in keys - {"synonyms", "numbers", "answer_types"}:
             lists[key] = tuple(w.lower() for w in reader.strings(top, key))
+        if "answer_types" in top:
+            kinds = reader.mapping(top["answer_types"], "answer_types") or {}
+            answer_types = {cue: reader.strings(kinds, cue) for cue in kinds}
     if reader.problems:
         raise KnowledgeError(reader.problems)
     return Language.build(
@@ -396,6 +401,7 @@ def load_language(path: Path) -> Language:
         compare_cues=lists.get("compare_cues", ()),
         entities=lists.get("entities", ()),
         generic=lists.get("generic", ()),
+        answer_types=answer_types,
     )
 
 
