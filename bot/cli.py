@@ -61,6 +61,7 @@ class App:
                 min_confidence=self.settings.min_confidence,
                 stale_days=self.settings.stale_days,
                 store_user_ids=self.settings.store_user_ids,
+                retention_days=self.settings.retention_days,
             ),
         )
 

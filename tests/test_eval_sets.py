@@ -1,7 +1,9 @@
 """The question sets: the shared development set must pass in full; our own sets set a floor.
 
-`questions_dev.jsonl` was used to tune the matcher; `questions_holdout.jsonl` was written at
-the same time by someone else and not tuned on. Raise the floors as the matcher improves."""
+`questions_dev.jsonl` was used to tune the matcher from the start; `questions_holdout.jsonl`
+(written alongside it) and `questions_fresh.jsonl` (written later, blind to the knowledge
+files) were first scored untuned and then used for general fixes (language data, answer
+types), never for per-question patches. Raise the floors as the matcher improves."""
 
 from __future__ import annotations
 
@@ -27,7 +29,12 @@ def test_shared_development_set_passes_in_full(bot):
 
 
 @pytest.mark.parametrize(
-    ("name", "floor"), [("questions_dev.jsonl", 0.88), ("questions_holdout.jsonl", 0.85)]
+    ("name", "floor"),
+    [
+        ("questions_dev.jsonl", 0.88),
+        ("questions_holdout.jsonl", 0.85),
+        ("questions_fresh.jsonl", 0.78),
+    ],
 )
 def test_own_question_sets_meet_their_floor(bot, name, floor):
     result, misses = report(bot, DATA / name)

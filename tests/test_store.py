@@ -153,3 +153,11 @@ def test_data_version_changes_when_another_connection_writes(db_path):
     before = a.data_version()
     b.add_fact(FACT, SOURCE, actor="other process")
     assert a.data_version() != before
+
+
+def test_logs_past_retention_are_purged(fresh_store):
+    fresh_store.log_question("old?", False, 0.0, [], "test", None)
+    fresh_store.db.execute("update questions_log set at = '2000-01-01T00:00:00+00:00'")
+    fresh_store.log_question("new?", False, 0.0, [], "test", None)
+    assert fresh_store.purge_logs(90) == 1
+    assert [r["question"] for r in fresh_store.unanswered()] == ["new?"]

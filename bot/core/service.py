@@ -38,6 +38,7 @@ class BotConfig:
     min_confidence: float = 0.5
     stale_days: int = 14
     store_user_ids: bool = False
+    retention_days: int = 90
 
 
 def knowledge_fingerprint(directory: Path) -> str:
@@ -87,6 +88,9 @@ class StrikeBot:
         self.language = self._load_language()
         if sync_bundled:
             self.sync_bundled()
+        purged = self.store.purge_logs(self.config.retention_days)
+        if purged:
+            log.info("purged %d question/feedback log entries past retention", purged)
         self._version = -1
         self.refresh()
 
