@@ -31,6 +31,7 @@ from bot.core.suggest import known_questions, suggest_questions
 from bot.render import discord_embeds as render
 from bot.settings import Settings
 from bot.store.db import NotFound, StoreError
+from bot.store.knowledge_files import MAX_TEXT, TOPIC_RE
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +41,9 @@ APOLOGY = (
     "Sorry, something went wrong on my side while handling that. It has been logged; "
     "please try again in a moment."
 )
+BAD_TOPIC = "The topic must be short lowercase words joined by dots, e.g. offer.pay."
 STORE_TROUBLE = "The bot's database is busy or unavailable right now; please try again shortly."
 FEEDBACK_ID = re.compile(r"strikebot:fb:(?P<log_id>[0-9]{1,18}):(?P<helpful>[01])")
-TEXT_COMMANDS = ("help", "status", "topics", "sources")
 MAX_REMEMBERED_VOTES = 10_000
 
 T = TypeVar("T")
@@ -172,15 +173,18 @@ class Frontend:
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
-    def ask(self, text: str, user: int, channel: int | None) -> Awaitable_Answer:
+    async def ask(self, text: str, user: int, channel: int | None) -> Answer:
+        """Answer and log a question from a Discord user."""
         question = Question(text, PLATFORM, str(user), str(channel) if channel else None)
-        return self.run(self.bot.ask, question)
+        return await self.run(self.bot.ask, question)
 
     def suggestions(self, typed: str) -> list[str]:
         """Known questions close to what is typed (in memory: autocomplete must be fast)."""
         knowledge = self.bot.knowledge
         if knowledge is not self._questions_for:
-            self._questions = known_questions(knowledge.facts.values())
+            self._questions = known_questions(
+                knowledge.facts.values(), first_topics=knowledge.status_topics()
+            )
             self._questions_for = knowledge
         return suggest_questions(self._questions, typed, limit=25, max_chars=100)
 
@@ -207,9 +211,6 @@ class Frontend:
         if role:
             who += f" or the `{render.neutralise(role)}` role"
         return f"Sorry, only {who} can use `/strike-admin` here."
-
-
-Awaitable_Answer = Any  # the awaitable returned by Frontend.ask (an Answer when awaited)
 
 
 # --- sending --------------------------------------------------------------------------
@@ -297,7 +298,9 @@ class FeedbackButton(discord.ui.DynamicItem[discord.ui.Button], template=FEEDBAC
             await tell_privately(interaction, APOLOGY)
 
 
-async def record_vote(frontend: Frontend, interaction: discord.Interaction, button) -> None:
+async def record_vote(
+    frontend: Frontend, interaction: discord.Interaction, button: FeedbackButton
+) -> None:
     """Store the vote, thank the user privately, and grey out the buttons on a private
     answer (on a shared answer the others may still want to vote)."""
     user = str(interaction.user.id)
@@ -322,19 +325,30 @@ async def record_vote(frontend: Frontend, interaction: discord.Interaction, butt
         await send(interaction, ephemeral=True, content=text)
         return
     if private and button.view is not None:
-        for child in button.view.children:
-            child.disabled = True  # type: ignore[attr-defined]
-        await interaction.edit_original_response(view=button.view)
+        await interaction.edit_original_response(view=voted_view(button.view, button.custom_id))
     thanks = "Thanks, glad it helped!" if button.helpful else "Thanks, I'll tell the maintainers."
     await send(interaction, ephemeral=True, content=thanks)
+
+
+def voted_view(view: discord.ui.View, chosen: str) -> discord.ui.View:
+    """The feedback buttons greyed out, the chosen one highlighted."""
+    for child in view.children:
+        item = child.item if isinstance(child, discord.ui.DynamicItem) else child
+        if isinstance(item, discord.ui.Button):
+            item.disabled = True
+            if item.custom_id == chosen:
+                item.style = discord.ButtonStyle.primary
+    return view
 
 
 # --- the add-fact modal ---------------------------------------------------------------
 
 
-def _text_input(label: str, **kwargs: Any) -> tuple[discord.ui.Label, discord.ui.TextInput]:
+def _text_input(
+    text: str, description: str | None = None, **kwargs: Any
+) -> tuple[discord.ui.Label, discord.ui.TextInput]:
     field = discord.ui.TextInput(**kwargs)
-    return discord.ui.Label(text=label, component=field), field
+    return discord.ui.Label(text=text, description=description, component=field), field
 
 
 class AddFactModal(discord.ui.Modal):
@@ -342,35 +356,37 @@ class AddFactModal(discord.ui.Modal):
     checked again on submit."""
 
     def __init__(self, frontend: Frontend, topic: str, values: dict[str, str] | None = None):
-        super().__init__(title="Add a fact", timeout=900)
+        super().__init__(title=f"Add a fact: {topic}"[:45], timeout=900)
         self.frontend = frontend
         self.topic = topic
         v = values or {}
-        today = dt.date.today().isoformat()
-        label, self.text = _text_input(
-            "Fact (in our own words)", style=discord.TextStyle.paragraph,
-            max_length=2000, default=v.get("text"),
-        )  # fmt: skip
-        self.add_item(label)
-        label, self.as_of = _text_input(
-            "True as of (YYYY-MM-DD)", min_length=10, max_length=10,
-            default=v.get("as_of", today),
-        )  # fmt: skip
-        self.add_item(label)
-        label, self.source_title = _text_input(
-            "Source title", max_length=300, default=v.get("source_title")
+        fields = [
+            _text_input(
+                "Fact", "In our own words, one statement.", style=discord.TextStyle.paragraph,
+                max_length=MAX_TEXT, default=v.get("text"),
+            ),
+            _text_input(
+                "True as of", "YYYY-MM-DD", max_length=10,
+                default=v.get("as_of", dt.date.today().isoformat()),
+            ),
+            _text_input(
+                "Source title", "An existing source with this title and date is reused.",
+                max_length=300, default=v.get("source_title"),
+            ),
+            _text_input(
+                "Source date", "YYYY-MM-DD; leave blank to use the as-of date.",
+                required=False, max_length=10, default=v.get("published"),
+            ),
+            _text_input(
+                "Source URL", "Optional.", required=False, max_length=500,
+                default=v.get("url"), placeholder="https://…",
+            ),
+        ]  # fmt: skip
+        for label, _field in fields:
+            self.add_item(label)
+        self.text, self.as_of, self.source_title, self.published, self.url = (
+            f for _label, f in fields
         )
-        self.add_item(label)
-        label, self.published = _text_input(
-            "Source date (YYYY-MM-DD; blank = as-of date)", required=False, max_length=10,
-            default=v.get("published"),
-        )  # fmt: skip
-        self.add_item(label)
-        label, self.url = _text_input(
-            "Source URL (optional)", required=False, max_length=500, default=v.get("url"),
-            placeholder="https://…",
-        )  # fmt: skip
-        self.add_item(label)
 
     def values(self) -> dict[str, str]:
         return {
@@ -423,9 +439,7 @@ class RetryAddView(discord.ui.View):
 
     @discord.ui.button(label="Edit and try again", style=discord.ButtonStyle.primary)
     async def retry(self, interaction: discord.Interaction, _button: discord.ui.Button) -> None:
-        await interaction.response.send_modal(
-            AddFactModal(self.frontend, self.topic, self.values)
-        )
+        await interaction.response.send_modal(AddFactModal(self.frontend, self.topic, self.values))
 
 
 # --- slash commands -------------------------------------------------------------------
@@ -533,7 +547,11 @@ class AdminCommands(
     ) -> None:
         if await self._allowed(interaction) is None:
             return
-        await interaction.response.send_modal(AddFactModal(self.frontend, topic.strip().lower()))
+        topic = topic.strip().lower()
+        if not TOPIC_RE.match(topic):
+            await tell_privately(interaction, BAD_TOPIC)
+            return
+        await interaction.response.send_modal(AddFactModal(self.frontend, topic))
 
     @add.autocomplete("topic")
     async def topic_autocomplete(
@@ -554,9 +572,12 @@ class AdminCommands(
     ) -> None:
         admin = self.frontend.admin
         await self._call(
-            interaction, admin.retract, id.strip(), reason,
+            interaction,
+            admin.retract,
+            id.strip(),
+            reason,
             show=lambda fact: render.fact_embed(fact, "Retracted"),
-        )  # fmt: skip
+        )
 
     @app_commands.command(description="Put a retracted fact back into answers")
     @app_commands.describe(id="The fact id", reason="Why it is restored (optional)")
@@ -568,9 +589,12 @@ class AdminCommands(
     ) -> None:
         admin = self.frontend.admin
         await self._call(
-            interaction, admin.restore, id.strip(), reason,
+            interaction,
+            admin.restore,
+            id.strip(),
+            reason,
             show=lambda fact: render.fact_embed(fact, "Restored"),
-        )  # fmt: skip
+        )
 
     @retract.autocomplete("id")
     async def active_fact_autocomplete(
@@ -601,9 +625,12 @@ class AdminCommands(
         fact: str | None = None,
     ) -> None:
         await self._call(
-            interaction, self.frontend.admin.audit, limit=limit, fact_id=fact,
+            interaction,
+            self.frontend.admin.audit,
+            limit=limit,
+            fact_id=fact,
             show=render.audit_embed,
-        )  # fmt: skip
+        )
 
     @app_commands.command(description="Recent questions I could not answer")
     @app_commands.describe(limit="How many questions (default 20)")
@@ -611,9 +638,11 @@ class AdminCommands(
         self, interaction: discord.Interaction, limit: app_commands.Range[int, 1, 50] = 20
     ) -> None:
         await self._call(
-            interaction, self.frontend.admin.unanswered, limit=limit,
+            interaction,
+            self.frontend.admin.unanswered,
+            limit=limit,
             show=render.unanswered_embed,
-        )  # fmt: skip
+        )
 
 
 def _choices(values: list[str], current: str) -> list[app_commands.Choice[str]]:
@@ -632,12 +661,12 @@ class StrikeTree(app_commands.CommandTree):
         original = getattr(error, "original", error)
         name = interaction.command.qualified_name if interaction.command else "?"
         if isinstance(error, app_commands.NoPrivateMessage):
-            text = "That command only works in a server."
+            text: str | None = "That command only works in a server."
         elif isinstance(error, app_commands.CheckFailure):
             text = "You can't use that command here."
-        elif explain(original) is not None:
-            text = explain(original) or APOLOGY
         else:
+            text = explain(original)
+        if text is None:
             log.error("/%s failed for user %s", name, interaction.user.id, exc_info=original)
             text = APOLOGY
         await tell_privately(interaction, text)
@@ -759,38 +788,30 @@ async def _reply(message: discord.Message, **kwargs: Any) -> None:
 async def answer_message(frontend: Frontend, message: discord.Message, text: str) -> None:
     """Answer a mention or DM: a text command (help, status, topics, sources) or a question."""
     command = text.lower().lstrip("/!").strip(" ?.!")
-    async with _typing(message.channel):
-        if not text or command == "help":
-            kwargs: dict[str, Any] = {"embed": embed(render.help_embed())}
-        elif command == "status":
-            answer = await frontend.run(frontend.bot.status)
-            kwargs = {"embed": embed(render.answer_embed(answer))}
-        elif command == "topics":
-            labels = await frontend.run(frontend.bot.topics)
-            kwargs = {"embed": embed(render.topics_embed(labels))}
-        elif command == "sources":
-            sources = await frontend.run(frontend.bot.sources)
-            kwargs = {"embed": embed(render.sources_embed(sources))}
-        else:
-            answer = await frontend.ask(text, message.author.id, message.channel.id)
-            kwargs = _answer_kwargs(answer)
+    await _show_typing(message.channel)
+    if not text or command == "help":
+        kwargs: dict[str, Any] = {"embed": embed(render.help_embed())}
+    elif command == "status":
+        answer = await frontend.run(frontend.bot.status)
+        kwargs = {"embed": embed(render.answer_embed(answer))}
+    elif command == "topics":
+        labels = await frontend.run(frontend.bot.topics)
+        kwargs = {"embed": embed(render.topics_embed(labels))}
+    elif command == "sources":
+        sources = await frontend.run(frontend.bot.sources)
+        kwargs = {"embed": embed(render.sources_embed(sources))}
+    else:
+        answer = await frontend.ask(text, message.author.id, message.channel.id)
+        kwargs = _answer_kwargs(answer)
     await _reply(message, **kwargs)
 
 
-class _typing:
-    """'strikebot is typing…' while answering; a failure to show it is ignored."""
-
-    def __init__(self, channel: discord.abc.Messageable):
-        self.channel = channel
-
-    async def __aenter__(self) -> None:
-        try:
-            await self.channel._state.http.send_typing(self.channel.id)  # type: ignore[union-attr]
-        except (discord.HTTPException, AttributeError):
-            log.debug("typing indicator failed", exc_info=True)
-
-    async def __aexit__(self, *exc: object) -> None:
-        return None
+async def _show_typing(channel: discord.abc.Messageable) -> None:
+    """'strikebot is typing…' while answering; failing to show it does not matter."""
+    try:
+        await channel.typing()
+    except discord.HTTPException:
+        log.debug("typing indicator failed", exc_info=True)
 
 
 # --- building and running -------------------------------------------------------------
@@ -806,11 +827,20 @@ def intents() -> discord.Intents:
     return wanted
 
 
-def build_client(settings: Settings, bot: StrikeBot, admin: AdminService) -> discord.Client:
-    """The Discord client for these settings, with its commands, views and handlers."""
+def build_client(
+    settings: Settings, bot: StrikeBot, admin: AdminService, **client_options: Any
+) -> discord.Client:
+    """The Discord client for these settings, with its commands, views and handlers.
+    `client_options` go to discord.py's Client (e.g. guild_ready_timeout in tests)."""
     use_endpoints(settings.discord_api_url, settings.discord_gateway_url)
+    # strikebot never joins voice: no "PyNaCl/davey is not installed" warnings at start.
+    discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
     frontend = Frontend(settings, bot, admin)
-    options: dict[str, Any] = {"intents": intents(), "allowed_mentions": NO_MENTIONS}
+    options: dict[str, Any] = {
+        "intents": intents(),
+        "allowed_mentions": NO_MENTIONS,
+        **client_options,
+    }
     shards = parse_shards(settings.discord_shards)
     if shards is None:
         return StrikeClient(frontend, **options)
@@ -825,8 +855,10 @@ def run_discord(settings: Settings, bot: StrikeBot) -> None:
     """Run the Discord bot until it is stopped; configuration problems exit with one line."""
     secret = settings.discord_token.get_secret_value().strip() if settings.discord_token else ""
     if not secret:
-        raise SystemExit("DISCORD_TOKEN is not set: put the bot token from the Discord "
-                         "Developer Portal in DISCORD_TOKEN (see deploy/DISCORD.md).")  # fmt: skip
+        raise SystemExit(
+            "DISCORD_TOKEN is not set: put the bot token from the Discord "
+            "Developer Portal in DISCORD_TOKEN (see deploy/DISCORD.md)."
+        )
     problem = endpoint_problem(settings.discord_api_url, settings.discord_gateway_url)
     if problem:
         raise SystemExit(problem)

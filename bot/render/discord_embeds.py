@@ -139,9 +139,7 @@ def fit(embed: dict[str, Any], pointer: str = SOURCES_POINTER) -> dict[str, Any]
         out["fields"] = shown()
     if description:
         budget = min(DESCRIPTION_MAX, TOTAL_MAX - embed_length(out))
-        out["description"] = truncate(
-            description, budget, f"{ELLIPSIS}\n*(shortened: {pointer})*"
-        )
+        out["description"] = truncate(description, budget, f"{ELLIPSIS}\n*(shortened: {pointer})*")
     return out
 
 
@@ -197,8 +195,13 @@ def _title_from_question(question: str) -> str:
 def answer_embed(answer: Answer) -> dict[str, Any]:
     """An answer, status, refusal or invalid-question reply as one embed within limits."""
     if answer.kind == "invalid":
-        return fit({"title": "I couldn't read that as a question",
-                    "description": neutralise(answer.text), "color": COLOUR_REFUSAL})  # fmt: skip
+        return fit(
+            {
+                "title": "I couldn't read that as a question",
+                "description": neutralise(answer.text),
+                "color": COLOUR_REFUSAL,
+            }
+        )
     if not answer.answered:
         lines = [REFUSAL]
         if answer.suggestions:

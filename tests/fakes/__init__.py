@@ -1,0 +1,1 @@
+"""Local fakes of the chat platforms, for tests without network."""

@@ -1,0 +1,753 @@
+"""A fake Discord on 127.0.0.1 (a free port): the REST API under /api/v10 and a gateway
+websocket at /gateway, answering as Discord does, for the real discord.py client.
+
+It records every REST request (method, path, query, JSON body, headers). Tests inject
+gateway dispatches (INTERACTION_CREATE, MESSAGE_CREATE) and wait on the recording with a
+timeout instead of sleeping. Gateway frames are sent as uncompressed text: discord.py asks
+for zlib/zstd streams but only decompresses binary frames, and parses text frames as is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import itertools
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+API_PREFIX = "/api/v10"
+TOKEN = "fake-discord-token"
+APP_ID = 1100000000000000001
+BOT_ID = 1100000000000000002
+GUILD_ID = 1100000000000000003
+CHANNEL_ID = 1100000000000000004
+ADMIN_ROLE_ID = 1100000000000000005
+OWNER_ID = 1100000000000000006
+MEMBER_ID = 1100000000000000007
+DM_CHANNEL_ID = 1100000000000000008
+ADMIN_ROLE_NAME = "Strike Admins"
+
+# Interaction and callback types (Discord API)
+PING, APPLICATION_COMMAND, MESSAGE_COMPONENT, AUTOCOMPLETE, MODAL_SUBMIT = 1, 2, 3, 4, 5
+EPHEMERAL = 1 << 6
+MANAGE_GUILD = 1 << 5
+OPTION_TYPES = {str: 3, int: 4, bool: 5}
+
+
+@dataclass
+class Request:
+    """One REST request that reached the fake."""
+
+    method: str
+    path: str  # without the /api/v10 prefix
+    query: dict[str, str]
+    json: Any
+    headers: dict[str, str]
+
+    def is_(self, method: str, pattern: str) -> bool:
+        return self.method == method and re.fullmatch(pattern, self.path) is not None
+
+
+@dataclass
+class Gateway:
+    """One open gateway connection."""
+
+    ws: web.WebSocketResponse
+    identify: dict[str, Any] | None = None
+    heartbeats: int = 0
+    shard: list[int] = field(default_factory=lambda: [0, 1])
+
+
+def now_iso() -> str:
+    return dt.datetime.now(dt.UTC).isoformat()
+
+
+def user_json(user_id: int, name: str, *, bot: bool = False) -> dict[str, Any]:
+    return {
+        "id": str(user_id),
+        "username": name,
+        "global_name": None,
+        "discriminator": "0",
+        "avatar": None,
+        "bot": bot,
+        "public_flags": 0,
+        "flags": 0,
+    }
+
+
+def role_json(role_id: int, name: str, permissions: int, position: int) -> dict[str, Any]:
+    return {
+        "id": str(role_id),
+        "name": name,
+        "permissions": str(permissions),
+        "position": position,
+        "color": 0,
+        "hoist": False,
+        "managed": False,
+        "mentionable": False,
+        "flags": 0,
+    }
+
+
+class FakeDiscord:
+    """Use `async with FakeDiscord() as fake:`; then `fake.api_url` and `fake.gateway_url`
+    go into DISCORD_API_URL and DISCORD_GATEWAY_URL."""
+
+    def __init__(self, *, shards: int = 1):
+        self.shards = shards
+        self.requests: list[Request] = []
+        self.gateways: list[Gateway] = []
+        self.messages: dict[int, dict[str, Any]] = {}
+        self.originals: dict[str, dict[str, Any]] = {}  # interaction token -> @original
+        self.commands: dict[int | None, list[dict[str, Any]]] = {}
+        self._ids = itertools.count(1200000000000000000)
+        self._seq = itertools.count(1)
+        self._changed = asyncio.Condition()
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    # --- lifecycle -----------------------------------------------------------------
+
+    async def __aenter__(self) -> FakeDiscord:
+        app = web.Application()
+        app.router.add_get("/gateway", self._gateway)
+        app.router.add_route("*", API_PREFIX + "/{tail:.*}", self._rest)
+        self._runner = web.AppRunner(app, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        for gw in self.gateways:
+            with contextlib.suppress(Exception):
+                await gw.ws.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}{API_PREFIX}"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/gateway"
+
+    def new_id(self) -> int:
+        return next(self._ids)
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def wait_for(self, predicate: Callable[[], Any], timeout: float = 5.0) -> Any:
+        """Wait until `predicate()` is truthy (re-checked on every request or gateway
+        message); returns its value, or fails after `timeout` seconds."""
+
+        async def waiter() -> Any:
+            async with self._changed:
+                while not (value := predicate()):
+                    await self._changed.wait()
+                return value
+
+        return await asyncio.wait_for(waiter(), timeout)
+
+    async def wait_request(
+        self, method: str, pattern: str, *, after: int = 0, timeout: float = 5.0
+    ) -> Request:
+        """The first request (from index `after` on) with this method and path pattern."""
+
+        def found() -> Request | None:
+            return next((r for r in self.requests[after:] if r.is_(method, pattern)), None)
+
+        return await self.wait_for(found, timeout)
+
+    def find(self, method: str, pattern: str, *, after: int = 0) -> list[Request]:
+        return [r for r in self.requests[after:] if r.is_(method, pattern)]
+
+    # --- gateway -------------------------------------------------------------------
+
+    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        gw = Gateway(ws)
+        self.gateways.append(gw)
+        await ws.send_str(json.dumps({"op": 10, "d": {"heartbeat_interval": 41250}}))
+        async for msg in ws:
+            if msg.type != WSMsgType.TEXT:
+                continue
+            payload = json.loads(msg.data)
+            op = payload.get("op")
+            if op == 1:
+                gw.heartbeats += 1
+                await ws.send_str(json.dumps({"op": 11}))
+            elif op == 2:
+                gw.identify = payload["d"]
+                gw.shard = payload["d"].get("shard") or [0, 1]
+                await self._send_ready(gw)
+            await self._notify()
+        if gw in self.gateways:
+            self.gateways.remove(gw)
+        return ws
+
+    async def _send(self, gw: Gateway, event: str, data: dict[str, Any]) -> None:
+        frame = {"op": 0, "t": event, "s": next(self._seq), "d": data}
+        await gw.ws.send_str(json.dumps(frame))
+
+    async def _send_ready(self, gw: Gateway) -> None:
+        ready = {
+            "v": 10,
+            "user": user_json(BOT_ID, "strikebot", bot=True),
+            "guilds": [{"id": str(GUILD_ID), "unavailable": True}],
+            "session_id": "fake-session",
+            "resume_gateway_url": self.gateway_url,
+            "application": {"id": str(APP_ID), "flags": 0},
+            "shard": gw.shard,
+            "private_channels": [],
+            "relationships": [],
+        }
+        await self._send(gw, "READY", ready)
+        if gw.shard[0] == (GUILD_ID >> 22) % gw.shard[1]:
+            await self._send(gw, "GUILD_CREATE", self.guild_json())
+
+    async def dispatch(self, event: str, data: dict[str, Any]) -> None:
+        """Send a gateway event to the connection that serves the guild (or shard 0)."""
+        await self.wait_for(lambda: any(g.identify for g in self.gateways))
+        guild_id = int(data.get("guild_id") or 0)
+        for gw in self.gateways:
+            if gw.identify and (guild_id >> 22) % gw.shard[1] == gw.shard[0]:
+                await self._send(gw, event, data)
+                return
+        raise AssertionError("no gateway connection for that event")
+
+    # --- objects -------------------------------------------------------------------
+
+    def guild_json(self) -> dict[str, Any]:
+        return {
+            "id": str(GUILD_ID),
+            "name": "Picket Line",
+            "icon": None,
+            "owner_id": str(OWNER_ID),
+            "afk_timeout": 300,
+            "verification_level": 0,
+            "default_message_notifications": 0,
+            "explicit_content_filter": 0,
+            "mfa_level": 0,
+            "nsfw_level": 0,
+            "premium_tier": 0,
+            "preferred_locale": "en-US",
+            "system_channel_flags": 0,
+            "features": [],
+            "emojis": [],
+            "stickers": [],
+            "roles": [
+                role_json(GUILD_ID, "@everyone", 0, 0),
+                role_json(ADMIN_ROLE_ID, ADMIN_ROLE_NAME, 0, 1),
+            ],
+            "channels": [self.channel_json()],
+            "threads": [],
+            "members": [self.member_json(BOT_ID, "strikebot", bot=True)],
+            "voice_states": [],
+            "presences": [],
+            "stage_instances": [],
+            "guild_scheduled_events": [],
+            "member_count": 3,
+            "large": False,
+            "unavailable": False,
+            "joined_at": now_iso(),
+        }
+
+    def channel_json(self) -> dict[str, Any]:
+        return {
+            "id": str(CHANNEL_ID),
+            "type": 0,
+            "guild_id": str(GUILD_ID),
+            "name": "general",
+            "position": 0,
+            "permission_overwrites": [],
+            "nsfw": False,
+            "parent_id": None,
+            "topic": None,
+            "last_message_id": None,
+            "rate_limit_per_user": 0,
+            "flags": 0,
+        }
+
+    def member_json(
+        self,
+        user_id: int,
+        name: str,
+        *,
+        roles: tuple[int, ...] = (),
+        permissions: int | None = None,
+        bot: bool = False,
+    ) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "user": user_json(user_id, name, bot=bot),
+            "roles": [str(r) for r in roles],
+            "joined_at": now_iso(),
+            "deaf": False,
+            "mute": False,
+            "flags": 0,
+            "nick": None,
+            "avatar": None,
+            "pending": False,
+        }
+        if permissions is not None:
+            data["permissions"] = str(permissions)
+        return data
+
+    def message_json(
+        self,
+        *,
+        channel_id: int,
+        content: str = "",
+        author: dict[str, Any] | None = None,
+        guild: bool = True,
+        flags: int = 0,
+        **extra: Any,
+    ) -> dict[str, Any]:
+        data = {
+            "id": str(self.new_id()),
+            "channel_id": str(channel_id),
+            "author": author or user_json(BOT_ID, "strikebot", bot=True),
+            "content": content,
+            "timestamp": now_iso(),
+            "edited_timestamp": None,
+            "tts": False,
+            "mention_everyone": False,
+            "mentions": [],
+            "mention_roles": [],
+            "attachments": [],
+            "embeds": [],
+            "components": [],
+            "pinned": False,
+            "type": 0,
+            "flags": flags,
+            **extra,
+        }
+        if guild:
+            data["guild_id"] = str(GUILD_ID)
+        return data
+
+    # --- injected events -----------------------------------------------------------
+
+    def _interaction(
+        self,
+        kind: int,
+        data: dict[str, Any],
+        *,
+        user_id: int,
+        permissions: int,
+        roles: tuple[int, ...],
+        dm: bool,
+        message: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        payload: dict[str, Any] = {
+            "id": str(self.new_id()),
+            "application_id": str(APP_ID),
+            "type": kind,
+            "token": f"itoken-{self.new_id()}",
+            "version": 1,
+            "data": data,
+            "locale": "en-US",
+            "app_permissions": str((1 << 41) - 1),
+            "entitlements": [],
+            "attachment_size_limit": 8 * 1024 * 1024,
+        }
+        if dm:
+            payload["channel_id"] = str(DM_CHANNEL_ID)
+            payload["channel"] = {"id": str(DM_CHANNEL_ID), "type": 1, "flags": 0}
+            payload["user"] = user_json(user_id, f"user{user_id % 1000}")
+            payload["context"] = 1
+            payload["authorizing_integration_owners"] = {"0": str(user_id)}
+        else:
+            payload.update(
+                guild_id=str(GUILD_ID),
+                guild_locale="en-US",
+                channel_id=str(CHANNEL_ID),
+                channel=self.channel_json(),
+                member=self.member_json(
+                    user_id, f"user{user_id % 1000}", roles=roles, permissions=permissions
+                ),
+                context=0,
+                authorizing_integration_owners={"0": str(GUILD_ID)},
+            )
+        if message is not None:
+            payload["message"] = message
+        return payload
+
+    async def slash(
+        self,
+        command: str,
+        options: dict[str, Any] | None = None,
+        *,
+        user_id: int = MEMBER_ID,
+        permissions: int = 0,
+        roles: tuple[int, ...] = (),
+        dm: bool = False,
+        focused: str | None = None,
+    ) -> dict[str, Any]:
+        """Invoke `/group sub` with options (an AUTOCOMPLETE when `focused` names one)."""
+        root, sub = command.split()
+        opts = [
+            {
+                "name": k,
+                "type": OPTION_TYPES[type(v)],
+                "value": v,
+                **({"focused": True} if k == focused else {}),
+            }
+            for k, v in (options or {}).items()
+        ]
+        data = {
+            "id": str(self.command_id(root)),
+            "name": root,
+            "type": 1,
+            "options": [{"name": sub, "type": 1, "options": opts}],
+        }
+        kind = AUTOCOMPLETE if focused else APPLICATION_COMMAND
+        payload = self._interaction(
+            kind, data, user_id=user_id, permissions=permissions, roles=roles, dm=dm
+        )
+        await self.dispatch("INTERACTION_CREATE", payload)
+        return payload
+
+    async def click(
+        self,
+        message: dict[str, Any],
+        custom_id: str,
+        *,
+        user_id: int = MEMBER_ID,
+        permissions: int = 0,
+        dm: bool = False,
+    ) -> dict[str, Any]:
+        """Click the button `custom_id` on a message the bot sent."""
+        data = {"custom_id": custom_id, "component_type": 2}
+        payload = self._interaction(
+            MESSAGE_COMPONENT,
+            data,
+            user_id=user_id,
+            permissions=permissions,
+            roles=(),
+            dm=dm,
+            message=message,
+        )
+        await self.dispatch("INTERACTION_CREATE", payload)
+        return payload
+
+    async def submit_modal(
+        self,
+        modal: dict[str, Any],
+        values: list[str],
+        *,
+        user_id: int = MEMBER_ID,
+        permissions: int = 0,
+        roles: tuple[int, ...] = (),
+    ) -> dict[str, Any]:
+        """Submit a modal the bot opened, filling its text inputs in order with `values`."""
+        filled = iter(values)
+        components = []
+        for top in modal["components"]:
+            inner = top.get("component") or top["components"][0]
+            answer = {"type": 4, "custom_id": inner["custom_id"], "value": next(filled)}
+            if top["type"] == 18:
+                components.append({"type": 18, "id": top.get("id", 0), "component": answer})
+            else:
+                components.append({"type": 1, "components": [answer]})
+        data = {"custom_id": modal["custom_id"], "components": components}
+        payload = self._interaction(
+            MODAL_SUBMIT,
+            data,
+            user_id=user_id,
+            permissions=permissions,
+            roles=roles,
+            dm=False,
+        )
+        await self.dispatch("INTERACTION_CREATE", payload)
+        return payload
+
+    async def say(
+        self,
+        content: str,
+        *,
+        user_id: int = MEMBER_ID,
+        mention_bot: bool = True,
+        dm: bool = False,
+        bot: bool = False,
+    ) -> dict[str, Any]:
+        """A user posts a message in the guild channel (or a DM)."""
+        author = user_json(user_id, f"user{user_id % 1000}", bot=bot)
+        extra: dict[str, Any] = {}
+        if mention_bot:
+            extra["mentions"] = [user_json(BOT_ID, "strikebot", bot=True)]
+        if not dm:
+            extra["member"] = {
+                k: v for k, v in self.member_json(user_id, "m").items() if k != "user"
+            }
+        message = self.message_json(
+            channel_id=DM_CHANNEL_ID if dm else CHANNEL_ID,
+            content=content,
+            author=author,
+            guild=not dm,
+            **extra,
+        )
+        await self.dispatch("MESSAGE_CREATE", message)
+        return message
+
+    def command_id(self, name: str) -> int:
+        for commands in self.commands.values():
+            for cmd in commands:
+                if cmd["name"] == name:
+                    return int(cmd["id"])
+        return self.new_id()
+
+    # --- REST ----------------------------------------------------------------------
+
+    async def _rest(self, request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        path = "/" + request.match_info["tail"]
+        try:
+            payload = json.loads(body) if body else None
+        except ValueError:
+            payload = {"_raw": body.decode("utf-8", "replace")}
+        record = Request(request.method, path, dict(request.query), payload, dict(request.headers))
+        self.requests.append(record)
+        try:
+            if self._needs_token(path) and record.headers.get("Authorization") != f"Bot {TOKEN}":
+                status, data = 401, {"message": "401: Unauthorized", "code": 0}
+            else:
+                status, data = self._route(record)
+        finally:
+            await self._notify()
+        if status == 204:
+            return web.Response(status=204)
+        return web.Response(
+            status=status,
+            body=json.dumps(data).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+
+    @staticmethod
+    def _needs_token(path: str) -> bool:
+        """Interaction callbacks and webhooks are authorised by their token in the path."""
+        return not path.startswith(("/interactions/", "/webhooks/"))
+
+    def _route(self, r: Request) -> tuple[int, Any]:
+        app = str(APP_ID)
+        routes: list[tuple[str, str, Callable[[Request, re.Match[str]], tuple[int, Any]]]] = [
+            ("GET", r"/users/@me", lambda r, m: (200, user_json(BOT_ID, "strikebot", bot=True))),
+            ("GET", r"/oauth2/applications/@me", lambda r, m: (200, self._application())),
+            ("GET", r"/gateway", lambda r, m: (200, {"url": self.gateway_url})),
+            ("GET", r"/gateway/bot", lambda r, m: (200, self._gateway_bot())),
+            ("PUT", rf"/applications/{app}(?:/guilds/(\d+))?/commands", self._sync),
+            ("GET", rf"/applications/{app}(?:/guilds/(\d+))?/commands", self._list_commands),
+            ("POST", r"/interactions/(\d+)/([^/]+)/callback", self._callback),
+            ("POST", rf"/webhooks/{app}/([^/]+)", self._followup),
+            ("PATCH", rf"/webhooks/{app}/([^/]+)/messages/([^/]+)", self._edit),
+            ("GET", rf"/webhooks/{app}/([^/]+)/messages/([^/]+)", self._get_webhook_message),
+            ("DELETE", rf"/webhooks/{app}/([^/]+)/messages/([^/]+)", lambda r, m: (204, None)),
+            ("POST", r"/channels/(\d+)/messages", self._channel_message),
+            ("POST", r"/channels/(\d+)/typing", lambda r, m: (204, None)),
+        ]
+        for method, pattern, handler in routes:
+            match = re.fullmatch(pattern, r.path)
+            if match and r.method == method:
+                return handler(r, match)
+        return 404, {"message": "404: Not Found", "code": 0}
+
+    def _application(self) -> dict[str, Any]:
+        return {
+            "id": str(APP_ID),
+            "name": "strikebot",
+            "description": "",
+            "icon": None,
+            "bot_public": True,
+            "bot_require_code_grant": False,
+            "owner": user_json(OWNER_ID, "owner"),
+            "verify_key": "0" * 64,
+            "flags": 0,
+            "summary": "",
+            "team": None,
+            "interactions_endpoint_url": None,
+            "bot": user_json(BOT_ID, "strikebot", bot=True),
+        }
+
+    def _gateway_bot(self) -> dict[str, Any]:
+        limits = {"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1}
+        return {
+            "url": "wss://gateway.invalid",
+            "shards": self.shards,
+            "session_start_limit": limits,
+        }
+
+    def _sync(self, r: Request, m: re.Match[str]) -> tuple[int, Any]:
+        guild = int(m[1]) if m[1] else None
+        saved = []
+        for cmd in r.json or []:
+            saved.append(
+                {
+                    **cmd,
+                    "id": str(self.new_id()),
+                    "application_id": str(APP_ID),
+                    "version": str(self.new_id()),
+                    **({"guild_id": str(guild)} if guild else {}),
+                }
+            )
+        self.commands[guild] = saved
+        return 200, saved
+
+    def _list_commands(self, r: Request, m: re.Match[str]) -> tuple[int, Any]:
+        return 200, self.commands.get(int(m[1]) if m[1] else None, [])
+
+    def _store(self, message: dict[str, Any]) -> dict[str, Any]:
+        self.messages[int(message["id"])] = message
+        return message
+
+    def _from_body(self, body: dict[str, Any], channel_id: int, **extra: Any) -> dict[str, Any]:
+        return self._store(
+            self.message_json(
+                channel_id=channel_id,
+                content=body.get("content") or "",
+                embeds=body.get("embeds") or [],
+                components=body.get("components") or [],
+                flags=body.get("flags") or 0,
+                **extra,
+            )
+        )
+
+    def _callback(self, r: Request, m: re.Match[str]) -> tuple[int, Any]:
+        kind = r.json["type"]
+        data = r.json.get("data") or {}
+        flags = data.get("flags") or 0
+        interaction = {
+            "id": m[1],
+            "type": kind,
+            "response_message_loading": kind == 5,
+            "response_message_ephemeral": bool(flags & EPHEMERAL),
+        }
+        result: dict[str, Any] = {"interaction": interaction}
+        if kind in (4, 5):
+            message = self._from_body(data, CHANNEL_ID, webhook_id=str(APP_ID))
+            self.originals[m[2]] = message
+            interaction["response_message_id"] = message["id"]
+            result["resource"] = {"type": kind, "message": message}
+        return 200, result
+
+    def _followup(self, r: Request, m: re.Match[str]) -> tuple[int, Any]:
+        return 200, self._from_body(r.json or {}, CHANNEL_ID, webhook_id=str(APP_ID))
+
+    def _edit(self, r: Request, m: re.Match[str]) -> tuple[int, Any]:
+        old = self._webhook_message(m[1], m[2]) or self.message_json(channel_id=CHANNEL_ID)
+        message = dict(old)
+        for name in ("content", "embeds", "components", "flags"):
+            if r.json and name in r.json:
+                message[name] = r.json[name]
+        if m[2] == "@original":
+            self.originals[m[1]] = message
+        return 200, self._store(message)
+
+    def _webhook_message(self, token: str, which: str) -> dict[str, Any] | None:
+        if which == "@original":
+            return self.originals.get(token)
+        return self.messages.get(int(which)) if which.isdigit() else None
+
+    def _get_webhook_message(self, r: Request, m: re.Match[str]) -> tuple[int, Any]:
+        message = self._webhook_message(m[1], m[2])
+        return (200, message) if message else (404, {"message": "Unknown Message", "code": 10008})
+
+    def _channel_message(self, r: Request, m: re.Match[str]) -> tuple[int, Any]:
+        body = r.json or {}
+        extra = {}
+        if body.get("message_reference"):
+            extra["message_reference"] = body["message_reference"]
+        return 200, self._from_body(body, int(m[1]), guild=int(m[1]) != DM_CHANNEL_ID, **extra)
+
+
+# --- Discord's rules for application commands -------------------------------------------
+
+NAME_CHARS = "-_'"
+
+
+def valid_name(name: str) -> bool:
+    """^[-_'\\p{L}\\p{N}]{1,32}$ without the `regex` module, and lowercase."""
+    return (
+        1 <= len(name) <= 32
+        and all(ch.isalnum() or ch in NAME_CHARS for ch in name)
+        and name == name.lower()
+    )
+
+
+def command_problems(commands: list[dict[str, Any]]) -> list[str]:
+    """Everything in a bulk-overwrite payload that Discord would reject (an empty list when
+    it is valid): names, descriptions, option counts and order, choices, permissions."""
+    problems: list[str] = []
+    names = [c.get("name") for c in commands]
+    if len(names) != len(set(names)):
+        problems.append(f"duplicate command names {names}")
+    for cmd in commands:
+        where = f"/{cmd.get('name')}"
+        if cmd.get("type", 1) == 1:
+            problems += _check_named(cmd, where)
+            problems += _check_options(cmd.get("options") or [], where, depth=0)
+            if _size(cmd) > 4000:
+                problems.append(f"{where}: more than 4000 characters in all")
+        perms = cmd.get("default_member_permissions")
+        if perms is not None and not str(perms).isdigit():
+            problems.append(f"{where}: default_member_permissions {perms!r} is not a bit set")
+    return problems
+
+
+def _check_named(item: dict[str, Any], where: str) -> list[str]:
+    problems = []
+    if not valid_name(str(item.get("name", ""))):
+        problems.append(f"{where}: invalid name {item.get('name')!r}")
+    description = item.get("description") or ""
+    if not 1 <= len(description) <= 100:
+        problems.append(f"{where}: description must be 1-100 characters: {description!r}")
+    return problems
+
+
+def _check_options(options: list[dict[str, Any]], where: str, depth: int) -> list[str]:
+    problems = []
+    if len(options) > 25:
+        problems.append(f"{where}: {len(options)} options (at most 25)")
+    names = [o.get("name") for o in options]
+    if len(names) != len(set(names)):
+        problems.append(f"{where}: duplicate option names {names}")
+    seen_optional = False
+    for opt in options:
+        at = f"{where} {opt.get('name')}"
+        problems += _check_named(opt, at)
+        kind = opt.get("type")
+        if kind in (1, 2):
+            if depth >= (1 if kind == 2 else 2):
+                problems.append(f"{at}: subcommands nested too deep")
+            problems += _check_options(opt.get("options") or [], at, depth + 1)
+            continue
+        if opt.get("required"):
+            if seen_optional:
+                problems.append(f"{at}: required option after an optional one")
+        else:
+            seen_optional = True
+        choices = opt.get("choices") or []
+        if len(choices) > 25:
+            problems.append(f"{at}: more than 25 choices")
+        if choices and opt.get("autocomplete"):
+            problems.append(f"{at}: choices and autocomplete together")
+        if not 0 <= opt.get("min_length", 0) <= 6000 or not 1 <= opt.get("max_length", 1) <= 6000:
+            problems.append(f"{at}: min_length/max_length out of range")
+    return problems
+
+
+def _size(item: dict[str, Any]) -> int:
+    total = len(item.get("name", "")) + len(item.get("description", ""))
+    for choice in item.get("choices") or []:
+        total += len(str(choice.get("name", ""))) + len(str(choice.get("value", "")))
+    return total + sum(_size(o) for o in item.get("options") or [])
