@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import json
 import logging
 import sys
@@ -15,7 +14,7 @@ from typing import Any
 import click
 from pydantic import ValidationError
 
-from bot.adapters.console import run_chat
+from bot.adapters.console import current_user, run_chat
 from bot.core.admin import Actor, AdminInputError, AdminService, PermissionDenied
 from bot.core.evaluate import EvalFileError, evaluate, read_cases
 from bot.core.models import Answer, Fact, Question
@@ -86,6 +85,8 @@ def guarded(func: Callable[..., Any]) -> Callable[..., Any]:
             raise Failure(str(exc), EXIT_NOT_FOUND) from None
         except (AdminInputError, PermissionDenied) as exc:
             raise Failure(str(exc), EXIT_USAGE) from None
+        except UnicodeError:
+            raise Failure("the arguments must be valid UTF-8 text", EXIT_USAGE) from None
 
     wrapper.__name__ = func.__name__
     wrapper.__doc__ = func.__doc__
@@ -209,7 +210,7 @@ def sources(app: App) -> None:
 @guarded
 def chat(app: App) -> None:
     """An interactive console session with the bot (no tokens needed)."""
-    run_chat(app.bot, sys.stdin, click.echo, interactive=True, user=getpass.getuser())
+    run_chat(app.bot, sys.stdin, click.echo, interactive=True, user=current_user())
 
 
 @cli.command()
@@ -250,7 +251,7 @@ def eval(app: App, file: Path, as_json: bool, min_rate: float | None) -> None:
 
 def _actor(by: str | None) -> Actor:
     # Whoever can run the CLI can write the database file, so the CLI acts as an admin.
-    return Actor(id=by or getpass.getuser(), platform="cli", is_admin=True)
+    return Actor(id=by or current_user(), platform="cli", is_admin=True)
 
 
 def _fact_summary(fact: Fact) -> dict[str, Any]:
@@ -498,4 +499,7 @@ def discord(app: App) -> None:
 
 def main() -> None:
     """Console-script entry point."""
+    # Undecodable bytes on stdin become U+FFFD instead of a traceback mid-stream.
+    if hasattr(sys.stdin, "reconfigure"):
+        sys.stdin.reconfigure(errors="replace")
     cli(prog_name="strikebot")

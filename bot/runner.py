@@ -3,14 +3,13 @@ their tokens are set. Each chat platform runs in its own thread."""
 
 from __future__ import annotations
 
-import getpass
 import logging
 import sys
 import threading
 
 import click
 
-from bot.adapters.console import run_chat
+from bot.adapters.console import current_user, run_chat
 from bot.core.service import StrikeBot
 from bot.settings import Settings
 
@@ -49,7 +48,7 @@ def run_all(settings: Settings, bot: StrikeBot, *, console: bool = True) -> None
             err=True,
         )
     if console:
-        run_chat(bot, sys.stdin, click.echo, interactive=True, user=getpass.getuser())
+        run_chat(bot, sys.stdin, click.echo, interactive=True, user=current_user())
         return
     for thread in threads:
         thread.join()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 from collections.abc import Callable
 from typing import TextIO
 
@@ -11,6 +12,14 @@ from bot.render.text import citation_line, human_date
 
 HELP = """Ask me anything about the strike in your own words, e.g. "how long has it lasted?"
 Commands: status (the latest picture), topics (what I can answer), sources, help, quit."""
+
+
+def current_user() -> str:
+    """The OS user name, or "cli" where there is none (a container's bare uid)."""
+    try:
+        return getpass.getuser()
+    except Exception:
+        return "cli"
 
 
 def reply(bot: StrikeBot, line: str, user: str | None = None) -> str | None:

@@ -8,13 +8,13 @@ the slow work (answering, posting) happens after the ack, within Bolt's listener
 
 from __future__ import annotations
 
-import json
 import logging
 import secrets
+import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.error import URLError
@@ -48,6 +48,8 @@ ADMIN_REFUSAL = (
 )
 FAILURE = "Sorry, something went wrong on my side; please try again in a moment."
 STORE_FAILURE = "Sorry, I can't reach my database right now; please try again shortly."
+BOT_TOKEN_NAME = "Bot User OAuth Token"
+APP_TOKEN_NAME = "app-level token"
 POST_OPTIONS = {"unfurl_links": False, "unfurl_media": False, "link_names": False, "parse": "none"}
 
 Reply = Callable[[dict[str, Any]], Any]
@@ -188,13 +190,12 @@ class StrikeSlack:
     def on_strike(self, ack: Callable[..., None], command: dict[str, Any], respond) -> None:
         """`/strike status|topics|sources|help|<question> [public]`."""
         ack()
-        cmd = parse_strike(kit.plain_from_slack(command.get("text")))
+        cmd = parse_strike(kit.question_from_slack(command.get("text")))
         public = cmd.public or cmd.name == "status"
         body = self.compute(
             lambda: self.strike_reply(cmd, command.get("user_id"), command.get("channel_id"))
         )
-        body["response_type"] = "in_channel" if public else "ephemeral"
-        self.send(respond, body)
+        self.send(respond, {**body, "response_type": "in_channel" if public else "ephemeral"})
 
     def strike_reply(self, cmd: Command, user: str | None, channel: str | None) -> dict:
         """The message for a parsed `/strike` command."""
@@ -237,10 +238,12 @@ class StrikeSlack:
         channel = event.get("channel")
         if not channel or not self.seen.add(f"message:{channel}:{event.get('ts')}"):
             return
-        text = kit.plain_from_slack(event.get("text"), bot_user_id)
+        text = kit.question_from_slack(event.get("text"), bot_user_id)
         body = self.compute(lambda: self.conversation_reply(text, event.get("user"), channel))
         options = {"thread_ts": thread} if thread else {}
-        self.send(lambda b: client.chat_postMessage(channel=channel, **options, **POST_OPTIONS, **b), body)
+        self.send(
+            lambda b: client.chat_postMessage(channel=channel, **options, **POST_OPTIONS, **b), body
+        )
 
     def conversation_reply(self, text: str, user: str | None, channel: str) -> dict[str, Any]:
         """A mention or DM: the same words as `/strike` understands, else a question."""
@@ -252,7 +255,9 @@ class StrikeSlack:
 
     # --- feedback buttons ----------------------------------------------------------------
 
-    def on_feedback(self, ack: Callable[..., None], body: dict[str, Any], action: dict, respond) -> None:
+    def on_feedback(
+        self, ack: Callable[..., None], body: dict[str, Any], action: dict, respond
+    ) -> None:
         """Record a Helpful / Not helpful click and swap the buttons for a thanks."""
         ack()
         helpful = action.get("action_id") == kit.ACTION_HELPFUL
@@ -263,9 +268,7 @@ class StrikeSlack:
             return
         recorded = True
         if self.votes.add(f"{log_id}:{user}"):
-            result = self.compute(
-                lambda: {"ok": self.bot.feedback(log_id, helpful, "slack", user)}
-            )
+            result = self.compute(lambda: {"ok": self.bot.feedback(log_id, helpful, "slack", user)})
             recorded = bool(result.get("ok"))
         original = body.get("message") or self.sent.get(log_id) or {}
         if original.get("blocks"):
@@ -315,12 +318,7 @@ class StrikeSlack:
         """Open the add-fact form (the trigger id is valid for 3 seconds)."""
         with self.core:
             topics = sorted(self.bot.store.topics())[:60]
-        view = kit.add_fact_modal(
-            today=self.bot.today(),
-            text=cmd.text,
-            topics=topics,
-            metadata=json.dumps({"channel": command.get("channel_id")}),
-        )
+        view = kit.add_fact_modal(today=self.bot.today(), text=cmd.text, topics=topics)
         try:
             client.views_open(trigger_id=command.get("trigger_id"), view=view)
         except (SlackApiError, URLError, OSError) as exc:
@@ -388,7 +386,10 @@ def require_token(value: SecretStr | None, name: str, prefix: str, what: str) ->
     """The token's value, or a one-line SystemExit naming the variable (never its value)."""
     token = _secret(value)
     if not token:
-        raise SystemExit(f"{name} is not set: give the {what} (it starts with {prefix}).")
+        raise SystemExit(
+            f"{name} is not set: give the app's {what} (it starts with {prefix}; "
+            "see deploy/SLACK.md)."
+        )
     if not token.startswith(prefix) or any(ch.isspace() for ch in token):
         raise SystemExit(f"{name} does not look like the {what}: it should start with {prefix}.")
     return token
@@ -401,14 +402,21 @@ def make_client(token: str, api_url: str) -> WebClient:
 
 
 def build_app(
-    settings: Settings, bot: StrikeBot, admin: AdminService, *, client: WebClient | None = None
+    settings: Settings,
+    bot: StrikeBot,
+    admin: AdminService,
+    *,
+    client: WebClient | None = None,
+    listener_executor: Executor | None = None,
 ) -> App:
     """The Bolt app with every handler, used by HTTP mode, Socket Mode and the tests.
 
-    Without a signing secret (Socket Mode), HTTP requests are still verified, against a
-    random secret, so they all fail: only Socket Mode envelopes get through."""
+    Listeners run on `listener_executor` after the ack (Bolt's default: process after
+    responding), which works the same over HTTP and Socket Mode. Without a signing secret
+    (Socket Mode), HTTP requests are still verified against a random secret, so they all
+    fail: only Socket Mode envelopes get through."""
     if client is None:
-        token = require_token(settings.slack_bot_token, "SLACK_BOT_TOKEN", "xoxb-", "bot token")
+        token = require_token(settings.slack_bot_token, "SLACK_BOT_TOKEN", "xoxb-", BOT_TOKEN_NAME)
         client = make_client(token, settings.slack_api_url)
     signing_secret = _secret(settings.slack_signing_secret) or secrets.token_hex(32)
     app = App(
@@ -416,7 +424,8 @@ def build_app(
         client=client,
         signing_secret=signing_secret,
         process_before_response=False,
-        listener_executor=ThreadPoolExecutor(max_workers=8, thread_name_prefix="slack"),
+        listener_executor=listener_executor
+        or ThreadPoolExecutor(max_workers=8, thread_name_prefix="slack"),
         logger=logging.getLogger("bot.adapters.slack.bolt"),
     )
     StrikeSlack(settings, bot, admin).register(app)
@@ -430,7 +439,7 @@ class SlackHTTPServer(ThreadingHTTPServer):
 
     def __init__(self, app: App, host: str = "0.0.0.0", port: int = 3000, path: str = EVENTS_PATH):
         self.app = app
-        self.path = path
+        self.events_path = path
         super().__init__((host, port), _SlackRequestHandler)
 
     @property
@@ -440,15 +449,19 @@ class SlackHTTPServer(ThreadingHTTPServer):
 
 class _SlackRequestHandler(BaseHTTPRequestHandler):
     server: SlackHTTPServer
+    timeout = 15  # seconds a client may take to send its request
 
     def do_POST(self) -> None:
         url = urlsplit(self.path)
-        if url.path != self.server.path:
+        if url.path != self.server.events_path:
             self._send(404, b"not found")
             return
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY_BYTES:
-            self._send(413, b"too large")
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if length < 0 or length > MAX_BODY_BYTES:
+            self._send(413 if length > 0 else 400, b"bad request")
             return
         try:
             raw = self.rfile.read(length).decode("utf-8")
@@ -480,6 +493,12 @@ class _SlackRequestHandler(BaseHTTPRequestHandler):
         log.debug("http: " + format, *args)
 
 
+def _announce(line: str) -> None:
+    """A start-up line for the person running the bot (stderr, like the CLI's messages)."""
+    log.info(line)
+    print(line, file=sys.stderr, flush=True)
+
+
 def _check_bot_token(client: WebClient, api_url: str) -> None:
     try:
         client.auth_test()
@@ -489,7 +508,7 @@ def _check_bot_token(client: WebClient, api_url: str) -> None:
         raise SystemExit(f"Cannot reach the Slack API at {api_url}: {_api_error(exc)}.") from None
 
 
-def _run_socket_mode(app: App, app_token: str, client: WebClient) -> None:
+def _run_socket_mode(app: App, app_token: str, client: WebClient, stop: threading.Event) -> None:
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
     handler = SocketModeHandler(app, app_token, web_client=client)
@@ -497,21 +516,25 @@ def _run_socket_mode(app: App, app_token: str, client: WebClient) -> None:
         handler.connect()
     except SlackApiError as exc:
         raise SystemExit(f"Slack rejected SLACK_APP_TOKEN: {_api_error(exc)}.") from None
-    log.warning("strikebot is connected to Slack (Socket Mode)")
+    except (URLError, OSError) as exc:
+        raise SystemExit(f"Cannot open a Socket Mode connection: {_api_error(exc)}.") from None
+    _announce("strikebot is connected to Slack (Socket Mode). Press Ctrl-C to stop.")
     try:
-        threading.Event().wait()
+        stop.wait()
     except KeyboardInterrupt:
         pass
     finally:
         handler.close()
 
 
-def _run_http(app: App, port: int) -> None:
+def _run_http(app: App, port: int, stop: threading.Event) -> None:
     try:
         server = SlackHTTPServer(app, "0.0.0.0", port)
     except OSError as exc:
         raise SystemExit(f"Cannot listen on port {port}: {exc.strerror}.") from None
-    log.warning("strikebot is listening for Slack on port %s at %s", server.port, EVENTS_PATH)
+    _announce(f"strikebot is listening for Slack on port {server.port} at {EVENTS_PATH}.")
+    watcher = threading.Thread(target=lambda: (stop.wait(), server.shutdown()), daemon=True)
+    watcher.start()
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -520,13 +543,16 @@ def _run_http(app: App, port: int) -> None:
         server.server_close()
 
 
-def run_slack(settings: Settings, bot: StrikeBot, port: int = 3000) -> None:
-    """Run until stopped: Socket Mode with SLACK_APP_TOKEN, else HTTP mode on `port`."""
-    token = require_token(settings.slack_bot_token, "SLACK_BOT_TOKEN", "xoxb-", "bot token")
+def run_slack(
+    settings: Settings, bot: StrikeBot, port: int = 3000, *, stop: threading.Event | None = None
+) -> None:
+    """Run until stopped (Ctrl-C, or `stop` set): Socket Mode with SLACK_APP_TOKEN, else
+    HTTP mode on `port`. Configuration problems raise a one-line SystemExit."""
+    token = require_token(settings.slack_bot_token, "SLACK_BOT_TOKEN", "xoxb-", BOT_TOKEN_NAME)
     app_token = ""
     if _secret(settings.slack_app_token):
         app_token = require_token(
-            settings.slack_app_token, "SLACK_APP_TOKEN", "xapp-", "app-level token"
+            settings.slack_app_token, "SLACK_APP_TOKEN", "xapp-", APP_TOKEN_NAME
         )
     elif not _secret(settings.slack_signing_secret):
         raise SystemExit(
@@ -536,7 +562,8 @@ def run_slack(settings: Settings, bot: StrikeBot, port: int = 3000) -> None:
     client = make_client(token, settings.slack_api_url)
     _check_bot_token(client, settings.slack_api_url)
     app = build_app(settings, bot, AdminService(bot), client=client)
+    stop = stop or threading.Event()
     if app_token:
-        _run_socket_mode(app, app_token, client)
+        _run_socket_mode(app, app_token, client, stop)
     else:
-        _run_http(app, port)
+        _run_http(app, port, stop)

@@ -20,13 +20,17 @@ _QUOTES = str.maketrans(
     }
 )
 MAX_PHRASE = 6
+_BREAKS = frozenset(("Cc", "Cs", "Co", "Cn", "Zl", "Zp"))
+_PERCENT_RE = re.compile(r"(\d)\s*%")
 
 
 def clean(text: str) -> str:
     """NFKC, no control or format characters, collapsed whitespace."""
     text = unicodedata.normalize("NFKC", text).translate(_QUOTES)
+    # Format characters (zero-width space, soft hyphen, direction marks) vanish inside words;
+    # other control characters separate words.
     text = "".join(
-        " " if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp") else ch
+        "" if (cat := unicodedata.category(ch)) == "Cf" else " " if cat in _BREAKS else ch
         for ch in text
     )
     return " ".join(text.split())
@@ -40,7 +44,7 @@ def fold(text: str) -> str:
 
 def tokens(text: str) -> list[str]:
     """Word and number tokens of `text`, folded; '%' becomes the word 'percent'."""
-    folded = fold(clean(text)).replace("%", " percent ").replace("'s ", " ")
+    folded = _PERCENT_RE.sub(r"\1 percent ", fold(clean(text))).replace("'s ", " ")
     out = []
     for tok in _TOKEN_RE.findall(folded):
         if tok[0].isdigit():

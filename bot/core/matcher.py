@@ -159,7 +159,7 @@ class Matcher:
             return None
         # Short words are easily real words of their own ("wait" is not "want"): up to four
         # letters only a missing letter or two swapped letters count as a typo.
-        allowed = 1 if size <= 6 else 2
+        allowed = 1 if size <= 7 else 2  # "weather" is not a typo for "whether"
         lengths = range(size, size + 2) if size <= 4 else range(size - allowed, size + allowed + 1)
         best: tuple[tuple[float, int, bool], str] | None = None
         for length in lengths:
@@ -289,7 +289,10 @@ class Matcher:
         evidence = sum(
             self.idf[c]
             for c in analysis.weights
-            if c in entry.concepts and c not in self.language.question_words
+            if c in entry.concepts
+            and c not in self.language.question_words
+            and c not in self.language.generic  # "what time is it" is not about "first time"
+            and not (is_number(c) and len(c) == 1)  # "2+2" is not about "two weeks"
         )
         if evidence < MIN_EVIDENCE:
             score *= evidence / MIN_EVIDENCE

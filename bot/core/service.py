@@ -16,7 +16,7 @@ from bot.core.composer import Composer, Knowledge
 from bot.core.language import Language, clean
 from bot.core.matcher import Matcher
 from bot.core.models import Answer, Question, Source, Topic
-from bot.store.db import Store
+from bot.store.db import Store, StoreError
 from bot.store.knowledge_files import (
     KnowledgeSet,
     fact_files,
@@ -88,9 +88,13 @@ class StrikeBot:
         self.language = self._load_language()
         if sync_bundled:
             self.sync_bundled()
-        purged = self.store.purge_logs(self.config.retention_days)
-        if purged:
-            log.info("purged %d question/feedback log entries past retention", purged)
+        try:
+            purged = self.store.purge_logs(self.config.retention_days)
+        except StoreError as exc:  # housekeeping must not stop the bot from answering
+            log.warning("could not purge old logs: %s", exc)
+        else:
+            if purged:
+                log.info("purged %d question/feedback log entries past retention", purged)
         self._version = -1
         self.refresh()
 
@@ -165,7 +169,13 @@ class StrikeBot:
         self.refresh()
         answer = self.answer(question.text)
         if answer.kind != "invalid":
-            answer.log_id = self.store.log_question(
+            answer.log_id = self._log(answer, question)
+        return answer
+
+    def _log(self, answer: Answer, question: Question) -> int | None:
+        """Log the question; a busy or read-only database costs the log entry, not the answer."""
+        try:
+            return self.store.log_question(
                 answer.question,
                 answer.answered,
                 answer.confidence,
@@ -173,7 +183,9 @@ class StrikeBot:
                 question.platform,
                 question.user if self.config.store_user_ids else None,
             )
-        return answer
+        except StoreError as exc:
+            log.warning("question not logged: %s", exc)
+            return None
 
     def status(self) -> Answer:
         self.refresh()

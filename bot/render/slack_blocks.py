@@ -45,6 +45,7 @@ TRUNCATED_NOTE = "This answer was shortened to fit in Slack. " + SOURCES_POINTER
 
 _BROADCAST = re.compile(r"@(here|channel|everyone)\b", re.IGNORECASE)
 _SLACK_MARKUP = re.compile(r"<([^<>]*)>")
+_AT_WORD = re.compile(r"(?<!\S)@[\w.\-]+")
 _SAFE_URL = re.compile(r"^https?://[^\s<>|]+$")
 
 
@@ -62,25 +63,41 @@ def truncate(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def _markup_to_plain(inner: str, bot_user_id: str | None) -> str:
+def _markup_to_plain(inner: str, bot_user_id: str | None, drop_mentions: bool) -> str:
     target, _, label = inner.partition("|")
     if target.startswith("@"):
-        if bot_user_id and target[1:] == bot_user_id:
+        if drop_mentions or (bot_user_id and target[1:] == bot_user_id):
             return ""
         return "@" + (label or target[1:])
     if target.startswith("#"):
         return "#" + (label or target[1:])
     if target.startswith("!"):
         word = target[1:].split("^")[0]
-        return label or f"@{word}"
+        if word == "date":
+            return label
+        return "" if drop_mentions else label or f"@{word}"
     return label or target
 
 
-def plain_from_slack(text: str | None, bot_user_id: str | None = None) -> str:
-    """Slack message markup as the plain words a person typed, minus the bot's mention."""
-    text = _SLACK_MARKUP.sub(lambda m: _markup_to_plain(m.group(1), bot_user_id), text or "")
+def plain_from_slack(
+    text: str | None, bot_user_id: str | None = None, *, drop_mentions: bool = False
+) -> str:
+    """Slack message markup as the plain words a person typed, minus the bot's mention.
+
+    With `drop_mentions`, every mention of a person, group or `@here`-like broadcast goes
+    too: they address people and are not part of a question."""
+    text = _SLACK_MARKUP.sub(
+        lambda m: _markup_to_plain(m.group(1), bot_user_id, drop_mentions), text or ""
+    )
     text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    if drop_mentions:
+        text = _AT_WORD.sub("", text)
     return " ".join(text.split())
+
+
+def question_from_slack(text: str | None, bot_user_id: str | None = None) -> str:
+    """The question in a Slack message or command: plain words, no mentions."""
+    return plain_from_slack(text, bot_user_id, drop_mentions=True)
 
 
 def link(url: str | None, label: str) -> str:
@@ -94,10 +111,12 @@ def link(url: str | None, label: str) -> str:
 
 
 def mrkdwn(text: str) -> dict[str, Any]:
+    """A mrkdwn text object; `verbatim` so Slack adds no links or mentions of its own."""
     return {"type": "mrkdwn", "text": text, "verbatim": True}
 
 
 def plain(text: str) -> dict[str, Any]:
+    """A plain_text object (no formatting, no emoji codes)."""
     return {"type": "plain_text", "text": text, "emoji": False}
 
 
@@ -107,6 +126,7 @@ def section(text: str) -> Block:
 
 
 def context(elements: Sequence[dict[str, Any]]) -> Block:
+    """A context block with at most 10 elements, each cut to fit."""
     items = [dict(e, text=truncate(e["text"], CONTEXT_TEXT_LIMIT)) for e in elements]
     return {"type": "context", "elements": items[:CONTEXT_LIMIT]}
 
@@ -159,6 +179,7 @@ def statement_lines(statements: Sequence[Statement]) -> list[str]:
 
 
 def citation_text(citation: Citation) -> str:
+    """“Title” (linked when it has a URL), publisher, date."""
     parts = [link(citation.url, f"“{citation.title}”")]
     if citation.publisher:
         parts.append(escape(citation.publisher))
@@ -235,11 +256,14 @@ def _answered_blocks(answer: Answer, room: int) -> list[Block]:
     return sections + tail
 
 
-def answer_blocks(answer: Answer, *, asked: str | None = None, feedback: bool = True) -> list[Block]:
+def answer_blocks(
+    answer: Answer, *, asked: str | None = None, feedback: bool = True
+) -> list[Block]:
     """The answer as blocks: optional echo of the question, statements, sources, buttons."""
     head: list[Block] = []
     if asked:
-        head.append(context([plain(f"You asked: {truncate(asked, QUESTION_ECHO_LIMIT)}")]))
+        echo = escape(truncate(asked, QUESTION_ECHO_LIMIT))
+        head.append(context([plain(f"You asked: {echo}")]))
     foot: list[Block] = []
     if feedback and answer.answered and answer.log_id is not None:
         foot.append(feedback_block(answer.log_id))
@@ -250,9 +274,7 @@ def answer_blocks(answer: Answer, *, asked: str | None = None, feedback: bool = 
     return head + body + foot
 
 
-def answer_message(
-    answer: Answer, *, asked: str | None = None, feedback: bool = True
-) -> Message:
+def answer_message(answer: Answer, *, asked: str | None = None, feedback: bool = True) -> Message:
     """The whole message for an answer: blocks plus an escaped plain-text fallback."""
     return message(escape(answer.text), answer_blocks(answer, asked=asked, feedback=feedback))
 
@@ -304,6 +326,7 @@ def topics_message(labels: Sequence[str]) -> Message:
 
 
 def source_line(source: Source) -> str:
+    """One bullet of `/strike sources`."""
     parts = [link(source.url, f"“{source.title}”")]
     if source.publisher:
         parts.append(escape(source.publisher))
@@ -466,18 +489,19 @@ def form_error_field(message_text: str) -> str:
 
 def modal_notice(title: str, text: str) -> dict[str, Any]:
     """A modal that only says something (after a submission), with a Close button."""
-    return {
-        "type": "modal",
-        "title": plain(truncate(title, 24)),
-        "close": plain("Close"),
-        "blocks": [section(escape(text))],
-    }
+    return _closing_modal(title, escape(text))
 
 
 def fact_added_view(fact: Fact) -> dict[str, Any]:
     """The modal after a successful add: the new fact's id and text."""
-    view = modal_notice("Fact added", "")
-    view["blocks"] = [
-        section(f"Added `{escape(fact.id)}` ({escape(fact.topic)}):\n{escape(fact.text)}")
-    ]
-    return view
+    text = f"Added `{escape(fact.id)}` ({escape(fact.topic)}):\n{escape(fact.text)}"
+    return _closing_modal("Fact added", text)
+
+
+def _closing_modal(title: str, safe_text: str) -> dict[str, Any]:
+    return {
+        "type": "modal",
+        "title": plain(truncate(title, 24)),
+        "close": plain("Close"),
+        "blocks": [section(safe_text)],
+    }

@@ -7,6 +7,7 @@ import datetime as dt
 import hashlib
 import json
 import sqlite3
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, replace
@@ -119,6 +120,10 @@ class Store:
 
     def __init__(self, path: Path | str):
         self.path = Path(path)
+        # One connection shared by the adapters' threads: every use goes through this lock.
+        self._lock = threading.RLock()
+        if self.path.parent.exists() and not self.path.parent.is_dir():
+            raise StoreError(f"Cannot create the database {path}: {self.path.parent} is a file.")
         try:
             if str(path) != ":memory:":
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -138,16 +143,38 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite_utils.Database]:
-        """One atomic write; database errors come out as StoreError."""
-        try:
-            with self.db.atomic():
-                yield self.db
-        except sqlite3.Error as exc:
-            raise _explain(self.path, exc) from None
+        """One atomic write; database errors come out as StoreError.
+
+        `BEGIN IMMEDIATE` takes the write lock up front, so a writer in another process makes
+        this wait (up to the busy timeout) instead of failing half-way through."""
+        with self._lock:
+            conn = self.db.conn
+            try:
+                if conn.in_transaction:
+                    with self.db.atomic():  # nested: a savepoint
+                        yield self.db
+                    return
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self.db
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise _explain(self.path, exc) from None
 
     def data_version(self) -> int:
         """Changes when any connection (another process too) commits a write."""
-        return self.db.execute("PRAGMA data_version").fetchone()[0] + self._local_writes
+        try:
+            with self._lock:
+                version = self.db.execute("PRAGMA data_version").fetchone()[0]
+        except sqlite3.Error as exc:
+            raise _explain(self.path, exc) from None
+        return version + self._local_writes
 
     _local_writes = 0
 
@@ -158,7 +185,8 @@ class Store:
 
     def _read(self, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
         try:
-            return list(self.db.query(sql, list(params)))
+            with self._lock:
+                return list(self.db.query(sql, list(params)))
         except sqlite3.Error as exc:
             raise _explain(self.path, exc) from None
 
@@ -191,8 +219,16 @@ class Store:
 
     def search(self, text: str, limit: int = 20) -> list[Fact]:
         """Full-text search over facts (FTS5), for admins looking something up."""
+        words = " ".join(w for w in text.replace('"', " ").split() if w)
+        if not words:
+            return []
         try:
-            rows = list(self.db["facts"].search(text, limit=limit, quote=True))
+            with self._lock:
+                rows = list(self.db["facts"].search(words, limit=limit, quote=True))
+        except sqlite3.OperationalError as exc:
+            if "fts5" in str(exc).lower():
+                return []  # words FTS5 cannot parse match nothing
+            raise _explain(self.path, exc) from None
         except sqlite3.Error as exc:
             raise _explain(self.path, exc) from None
         return [_row_fact(r) for r in rows]
@@ -397,6 +433,13 @@ class Store:
     def purge_logs(self, older_than_days: int) -> int:
         """Drop question and feedback logs older than the retention period."""
         cutoff = (dt.datetime.now(dt.UTC) - dt.timedelta(days=older_than_days)).isoformat()
+        old = self._read(
+            "select (select count(*) from questions_log where at < ?)"
+            " + (select count(*) from feedback where at < ?) as n",
+            [cutoff, cutoff],
+        )[0]["n"]
+        if not old:
+            return 0  # nothing to do: stay a reader, so read-only use keeps working
         with self.transaction() as db:
             n = db.execute("delete from questions_log where at < ?", [cutoff]).rowcount
             n += db.execute("delete from feedback where at < ?", [cutoff]).rowcount

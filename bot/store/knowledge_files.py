@@ -37,6 +37,9 @@ SOURCE_KEYS = {"id", "title", "published", "url", "publisher"}
 TOPIC_KEYS = {"id", "label", "description", "status", "compare_with"}
 
 
+INVALID = object()  # a value already reported as unreadable: not reported again as missing
+
+
 class KnowledgeError(ValueError):
     """A knowledge file that cannot be loaded; `problems` holds every `file:line: message`."""
 
@@ -106,7 +109,7 @@ class _Reader:
             value = constructor.construct_object(node, deep=True)
         except (yaml.YAMLError, ValueError) as exc:
             self.fail(line, f"invalid value: {exc}")
-            value = None
+            value = INVALID
         finally:
             constructor.dispose()
         return _Node(value, line, node.value if isinstance(node.value, str) else None)
@@ -129,6 +132,8 @@ class _Reader:
         self, item: dict[str, _Node], key: str, line: int, *, required: bool = True
     ) -> str | None:
         node = item.get(key)
+        if node is not None and node.value is INVALID:
+            return None
         if node is None or node.value is None:
             if required:
                 self.fail(line, f"missing required field '{key}'")
@@ -152,6 +157,8 @@ class _Reader:
         self, item: dict[str, _Node], key: str, line: int, *, required: bool = True
     ) -> dt.date | None:
         node = item.get(key)
+        if node is not None and node.value is INVALID:
+            return None
         if node is None or node.value is None:
             if required:
                 self.fail(line, f"missing required field '{key}'")
