@@ -23,7 +23,7 @@ from discord import app_commands
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
-from bot.core.admin import Actor, AdminInputError, AdminService, PermissionDenied
+from bot.core.admin import Actor, AdminInputError, AdminService, PermissionDenied, check_topic
 from bot.core.models import Answer, Fact, Question
 from bot.core.permissions import discord_is_admin
 from bot.core.service import MAX_QUESTION_CHARS, StrikeBot
@@ -31,7 +31,7 @@ from bot.core.suggest import known_questions, suggest_questions
 from bot.render import discord_embeds as render
 from bot.settings import Settings
 from bot.store.db import NotFound, StoreError
-from bot.store.knowledge_files import MAX_TEXT, TOPIC_RE
+from bot.store.knowledge_files import MAX_TEXT
 
 log = logging.getLogger(__name__)
 
@@ -547,8 +547,9 @@ class AdminCommands(
     ) -> None:
         if await self._allowed(interaction) is None:
             return
-        topic = topic.strip().lower()
-        if not TOPIC_RE.match(topic):
+        try:
+            topic = check_topic(topic)
+        except AdminInputError:
             await tell_privately(interaction, BAD_TOPIC)
             return
         await interaction.response.send_modal(AddFactModal(self.frontend, topic))

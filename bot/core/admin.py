@@ -51,6 +51,16 @@ def parse_date(value: str | dt.date, field: str) -> dt.date:
         raise AdminInputError(f"{field} must be a date like 2023-09-11, not {value!r}.") from None
 
 
+def check_topic(topic: str) -> str:
+    """The topic, normalised, or AdminInputError saying what a topic must look like."""
+    topic = (topic or "").strip().lower()
+    if not TOPIC_RE.match(topic):
+        raise AdminInputError(
+            "The topic must be short lowercase words joined by dots, e.g. offer.pay."
+        )
+    return topic
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:50].strip("-") or "source"
 
@@ -106,15 +116,11 @@ class AdminService:
         """Add a fact, creating its source when it is new."""
         self._require(actor)
         text = " ".join((text or "").split())
-        topic = (topic or "").strip().lower()
+        topic = check_topic(topic)
         if not text:
             raise AdminInputError("The fact needs some text.")
         if len(text) > MAX_TEXT:
             raise AdminInputError(f"The fact text is longer than {MAX_TEXT} characters.")
-        if not TOPIC_RE.match(topic):
-            raise AdminInputError(
-                "The topic must be short lowercase words joined by dots, e.g. offer.pay."
-            )
         as_of_date = parse_date(as_of, "as-of")
         new_source = None
         if source_id:
@@ -157,8 +163,8 @@ class AdminService:
             clean["text"] = " ".join(clean["text"].split())
             if not clean["text"] or len(clean["text"]) > MAX_TEXT:
                 raise AdminInputError("The fact text must be 1 to 2000 characters.")
-        if "topic" in clean and not TOPIC_RE.match(clean["topic"]):
-            raise AdminInputError("The topic must be short lowercase words joined by dots.")
+        if "topic" in clean:
+            clean["topic"] = check_topic(clean["topic"])
         for key in ("questions", "aliases", "keywords"):
             if key in clean:
                 clean[key] = tuple(str(v).strip() for v in clean[key] if str(v).strip())
