@@ -18,6 +18,8 @@ import yaml
 from bot.core.language import Language
 from bot.core.models import Fact, Source, Topic
 
+# libyaml's loader when PyYAML was built with it: the same nodes and marks, several times faster.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
 TOPIC_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,79}$")
 MAX_TEXT = 2000
@@ -75,7 +77,7 @@ class _Reader:
 
     def load(self, text: str) -> _Node | None:
         try:
-            root = yaml.compose(text, Loader=yaml.SafeLoader)
+            root = yaml.compose(text, Loader=_LOADER)
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             line = mark.line + 1 if mark else 1
