@@ -161,3 +161,21 @@ def test_logs_past_retention_are_purged(fresh_store):
     fresh_store.log_question("new?", False, 0.0, [], "test", None)
     assert fresh_store.purge_logs(90) == 1
     assert [r["question"] for r in fresh_store.unanswered()] == ["new?"]
+
+
+def test_bulk_import_rebuilds_full_text_index_and_keeps_its_triggers(fresh_store):
+    facts = [
+        replace(FACT, id=f"bulk-{i}", text=f"Bulk fact number {i} about pensions.")
+        for i in range(600)
+    ]
+    counts = fresh_store.import_knowledge(KnowledgeSet([SOURCE], facts), actor="loader")
+    assert counts == {"added": 600, "updated": 0, "unchanged": 0}
+    assert len(fresh_store.search("pensions", limit=1000)) == 600
+    triggers = {
+        r[0]
+        for r in fresh_store.db.execute("select name from sqlite_master where type = 'trigger'")
+    }
+    assert {"facts_ai", "facts_ad", "facts_au"} <= triggers
+    fresh_store.update_fact("bulk-7", {"text": "Now about zeppelins."}, actor="admin")
+    assert [f.id for f in fresh_store.search("zeppelins")] == ["bulk-7"]
+    assert len(fresh_store.audit(limit=1000)) == 601

@@ -24,6 +24,7 @@ class Knowledge:
     by_topic: dict[str, list[Fact]]
     sources: dict[str, Source]
     topics: dict[str, Topic]
+    status_order: list[str]
 
     @classmethod
     def build(
@@ -37,7 +38,11 @@ class Knowledge:
                 by_topic[fact.topic].append(fact)
         for group in by_topic.values():
             group.sort(key=lambda f: (f.as_of, f.id), reverse=True)
-        return cls(active, dict(by_topic), sources, topics)
+        ordered = sorted(
+            (t for t in topics.values() if t.status_order is not None and t.id in by_topic),
+            key=lambda t: t.status_order or 0,
+        )
+        return cls(active, dict(by_topic), sources, topics, [t.id for t in ordered])
 
     def current(self, topic: str) -> Fact | None:
         group = self.by_topic.get(topic)
@@ -56,9 +61,8 @@ class Knowledge:
         return t.label if t else topic
 
     def status_topics(self) -> list[str]:
-        ordered = [t for t in self.topics.values() if t.status_order is not None]
-        ordered.sort(key=lambda t: t.status_order or 0)
-        return [t.id for t in ordered if t.id in self.by_topic]
+        """The topics of `/strike status`, in their order."""
+        return self.status_order
 
 
 def _sentence(question: str) -> str:

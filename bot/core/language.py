@@ -21,6 +21,7 @@ _QUOTES = str.maketrans(
 )
 MAX_PHRASE = 6
 _BREAKS = frozenset(("Cc", "Cs", "Co", "Cn", "Zl", "Zp"))
+_ASCII_BREAKS = {i: " " for i in [*range(32), 127]}
 _PERCENT_RE = re.compile(r"(\d)\s*%")
 
 
@@ -43,8 +44,10 @@ def fold(text: str) -> str:
 
 
 def tokens(text: str) -> list[str]:
-    """Word and number tokens of `text`, folded; '%' becomes the word 'percent'."""
-    folded = _PERCENT_RE.sub(r"\1 percent ", fold(clean(text))).replace("'s ", " ")
+    """Word and number tokens of `text`, folded; '%' after a figure becomes 'percent'."""
+    # Plain ASCII needs no unicode normalisation: the fast path for bulk indexing.
+    folded = text.translate(_ASCII_BREAKS).lower() if text.isascii() else fold(clean(text))
+    folded = _PERCENT_RE.sub(r"\1 percent ", folded).replace("'s ", " ")
     out = []
     for tok in _TOKEN_RE.findall(folded):
         if tok[0].isdigit():
@@ -93,6 +96,8 @@ class Language:
     generic: frozenset[str] = frozenset()
     answer_types: dict[tuple[str, ...], frozenset[str]] = field(default_factory=dict)
     max_phrase: int = 1
+    phrase_starts: frozenset[str] = frozenset()
+    _words: dict[str, str | None] = field(default_factory=dict, repr=False)
 
     @classmethod
     def build(
@@ -135,6 +140,7 @@ class Language:
                 if tokens(cue)
             },
             max_phrase=max((len(k) for k in phrases), default=1),
+            phrase_starts=frozenset(k[0] for k in phrases if len(k) > 1),
         )
 
     @property
@@ -165,34 +171,51 @@ class Language:
             for i in range(len(toks) - len(cue) + 1)
         )
 
-    def concepts(
-        self, toks: list[str], *, keep_stopwords: bool = False, expand: bool = False
-    ) -> list[str]:
-        """Map tokens to concepts: synonym phrases (longest first) to their canonical word,
-        other words stemmed; stopwords and filler dropped unless asked to keep them.
+    def _word(self, token: str) -> str | None:
+        """One token's concept (synonym, else its stem), or None for a stopword; cached."""
+        try:
+            return self._words[token]
+        except KeyError:
+            pass
+        concept = self.phrases.get((token,)) or self.phrases.get((stem(token),))
+        if concept is None and token not in self.stopwords and token not in self.filler:
+            concept = stem(token)
+        if len(self._words) < 200_000:
+            self._words[token] = concept
+        return concept
 
-        With `expand` (used for fact texts, not questions) a phrase also yields its own
-        words, so "viewership data" in a fact still answers a question about "the data"."""
+    def split_concepts(self, toks: list[str]) -> tuple[list[str], list[str]]:
+        """Map tokens to concepts: synonym phrases (longest first) to their canonical word,
+        other words stemmed, stopwords and filler dropped.
+
+        The second list holds the words inside matched phrases (but not inside names), which
+        fact texts are also indexed under: "viewership data" still answers "the data"."""
         out: list[str] = []
+        parts: list[str] = []
         i, n = 0, len(toks)
-        drop = self.ignorable
+        starts, phrases, word = self.phrase_starts, self.phrases, self._word
         while i < n:
-            for size in range(min(self.max_phrase, n - i), 0, -1):
-                key = tuple(toks[i : i + size])
-                canonical = self.phrases.get(key)
-                if canonical is None and size == 1:
-                    canonical = self.phrases.get((stem(toks[i]),))
+            tok = toks[i]
+            if tok in starts:
+                for size in range(min(self.max_phrase, n - i), 1, -1):
+                    key = tuple(toks[i : i + size])
+                    canonical = phrases.get(key)
+                    if canonical is not None:
+                        out.append(canonical)
+                        if canonical not in self.entities:
+                            parts.extend(c for c in map(word, key) if c is not None)
+                        i += size
+                        break
+                else:
+                    canonical = None
                 if canonical is not None:
-                    out.append(canonical)
-                    if expand and size > 1 and canonical not in self.entities:
-                        out.extend(self.concepts(list(key[1:])))
-                        out.extend(self.concepts(list(key[:1])))
-                    i += size
-                    break
-            else:
-                tok = toks[i]
-                i += 1
-                if not keep_stopwords and tok in drop:
                     continue
-                out.append(stem(tok))
-        return out
+            concept = word(tok)
+            if concept is not None:
+                out.append(concept)
+            i += 1
+        return out, parts
+
+    def concepts(self, toks: list[str]) -> list[str]:
+        """The concepts of a question's tokens (see `split_concepts`)."""
+        return self.split_concepts(toks)[0]

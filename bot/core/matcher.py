@@ -11,8 +11,9 @@ Two stages keep the cost flat as the knowledge grows:
 
 from __future__ import annotations
 
+import heapq
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -22,7 +23,7 @@ from rapidfuzz.distance import OSA
 from bot.core.language import Language, answer_markers, is_number, tokens
 from bot.core.models import Fact, Topic
 
-CANDIDATES = 40
+CANDIDATES = 16
 COMMON_POSTINGS = 2000
 GENERIC_WEIGHT = 0.3
 UNKNOWN_WEIGHT = 0.8  # times the highest idf: a word no fact uses weighs more than any other
@@ -83,6 +84,7 @@ class Matcher:
     vocabulary: set[str] = field(default_factory=set)
     by_length: dict[int, list[str]] = field(default_factory=dict)
     frequency: dict[str, int] = field(default_factory=dict)
+    max_idf: float = 1.0
     _repairs: dict[str, str | None] = field(default_factory=dict)
 
     @classmethod
@@ -91,10 +93,12 @@ class Matcher:
     ) -> Matcher:
         matcher = cls(language)
         topics = topics or {}
-        postings: defaultdict[str, list[int]] = defaultdict(list)
-        vocabulary = language.surface_words()
-        frequency: defaultdict[str, int] = defaultdict(int)
-        concept_of = language.concepts
+        # A concept a fact names in its questions, aliases or keywords comes first in its
+        # posting list: when a common word's list is cut short, those facts are kept.
+        strong: defaultdict[str, list[int]] = defaultdict(list)
+        weak: defaultdict[str, list[int]] = defaultdict(list)
+        frequency: Counter[str] = Counter()
+        split = language.split_concepts
         for fact in facts:
             if fact.status != "active":
                 continue
@@ -102,35 +106,45 @@ class Matcher:
             label = topic.label if topic else fact.topic.replace(".", " ").replace("_", " ")
             texts = [fact.text, *fact.questions, *fact.aliases, " ".join(fact.keywords), label]
             docs: list[str] = []
-            concepts: set[str] = set()
-            for text in texts:
+            in_text: set[str] = set()
+            elsewhere: set[str] = set()
+            aliases: list[tuple[str, ...]] = []
+            markers: set[str] = set()
+            first_alias = 1 + len(fact.questions)
+            for position, text in enumerate(texts):
                 toks = tokens(text)
-                vocabulary.update(toks)
-                for tok in toks:
-                    frequency[tok] += 1
-                cs = concept_of(toks)
-                concepts.update(cs)
-                concepts.update(concept_of(toks, expand=True))
+                frequency.update(toks)
+                cs, parts = split(toks)
+                target = in_text if position == 0 else elsewhere
+                target.update(cs)
+                target.update(parts)
                 if cs:
                     docs.append(" ".join(cs))
-            aliases = [tuple(concept_of(tokens(a))) for a in fact.aliases]
-            text_tokens = tokens(fact.text)
+                if position == 0:
+                    markers = answer_markers(toks + cs)
+                elif first_alias <= position < first_alias + len(fact.aliases) and cs:
+                    aliases.append(tuple(cs))
             index = len(matcher.entries)
+            concepts = frozenset(in_text | elsewhere)
             matcher.entries.append(
                 _Entry(
                     fact=fact,
-                    concepts=frozenset(concepts),
+                    concepts=concepts,
                     numbers=frozenset(c for c in concepts if is_number(c)),
                     docs=list(dict.fromkeys(docs)),
-                    aliases=[a for a in aliases if a],
-                    markers=frozenset(answer_markers(text_tokens + concept_of(text_tokens))),
+                    aliases=aliases,
+                    markers=frozenset(markers),
                 )
             )
-            for concept in concepts:
-                postings[concept].append(index)
+            for concept in elsewhere:
+                strong[concept].append(index)
+            for concept in in_text - elsewhere:
+                weak[concept].append(index)
         n = max(len(matcher.entries), 1)
-        matcher.postings = dict(postings)
-        matcher.idf = {c: math.log(1 + n / len(ids)) for c, ids in postings.items()}
+        matcher.postings = {c: strong.get(c, []) + weak.get(c, []) for c in strong.keys() | weak}
+        matcher.idf = {c: math.log(1 + n / len(ids)) for c, ids in matcher.postings.items()}
+        matcher.max_idf = max(matcher.idf.values(), default=1.0)
+        vocabulary = language.surface_words() | frequency.keys()
         matcher.vocabulary = {w for w in vocabulary if w and not is_number(w)}
         matcher.frequency = dict(frequency)
         by_length: defaultdict[int, list[str]] = defaultdict(list)
@@ -197,7 +211,7 @@ class Matcher:
             else:
                 fixed.append(tok)
         concepts = tuple(dict.fromkeys(self.language.concepts(fixed)))
-        max_idf = max(self.idf.values(), default=1.0)
+        max_idf = self.max_idf
         lang = self.language
         weights: dict[str, float] = {}
         unknown: set[str] = set()
@@ -238,38 +252,48 @@ class Matcher:
 
     # --- candidates and scores -----------------------------------------------------------
 
-    def candidates(self, analysis: Analysis, limit: int = CANDIDATES) -> list[int]:
-        """Facts sharing the question's rarest concepts, best first (the pre-filter)."""
+    def candidates(self, analysis: Analysis, limit: int | None = None) -> list[int]:
+        """Facts sharing the question's concepts, best first (the pre-filter).
+
+        Only the first COMMON_POSTINGS entries of a concept's list are walked (those naming
+        it in their questions and aliases come first), so a question made only of common
+        words costs the same at 100k facts as at 1k."""
+        limit = limit or CANDIDATES
         scores: defaultdict[int, float] = defaultdict(float)
-        known = sorted(
-            (c for c in analysis.weights if c in self.postings),
-            key=lambda c: len(self.postings[c]),
-        )
-        for concept in known:
-            ids = self.postings[concept]
-            weight = analysis.weights[concept]
-            if len(ids) > COMMON_POSTINGS and len(scores) >= limit:
-                # A common concept only re-ranks the facts rarer ones found.
-                for idx in scores:
-                    if concept in self.entries[idx].concepts:
-                        scores[idx] += weight
+        for concept, weight in analysis.weights.items():
+            ids = self.postings.get(concept)
+            if ids is None:
                 continue
-            for idx in ids:
+            for idx in ids[:COMMON_POSTINGS] if len(ids) > COMMON_POSTINGS else ids:
                 scores[idx] += weight
         if len(scores) <= limit:
             return sorted(scores, key=scores.__getitem__, reverse=True)
-        return sorted(scores, key=scores.__getitem__, reverse=True)[:limit]
+        return heapq.nlargest(limit, scores, key=scores.__getitem__)
 
-    def score(self, analysis: Analysis, index: int) -> Match:
+    def fuzzy(self, analysis: Analysis, indexes: list[int]) -> list[float]:
+        """Fuzzy similarity of the question to each candidate's best example question, alias
+        or text: the mean of the best token_set_ratio and the best token_sort_ratio, from
+        one rapidfuzz call per scorer over all candidates' texts."""
+        docs: list[str] = []
+        owner: list[int] = []
+        for pos, idx in enumerate(indexes):
+            docs.extend(self.entries[idx].docs)
+            owner.extend([pos] * len(self.entries[idx].docs))
+        best_set = [0.0] * len(indexes)
+        best_sort = [0.0] * len(indexes)
+        if not analysis.text or not docs:
+            return best_set
+        for scorer, best in ((fuzz.token_set_ratio, best_set), (fuzz.token_sort_ratio, best_sort)):
+            for _, value, i in process.extract(analysis.text, docs, scorer=scorer, limit=None):
+                if value > best[owner[i]]:
+                    best[owner[i]] = value
+        return [(a + b) / 200 for a, b in zip(best_set, best_sort, strict=True)]
+
+    def score(self, analysis: Analysis, index: int, fuzzy: float) -> Match:
         entry = self.entries[index]
         total = sum(analysis.weights.values()) or 1.0
         covered = sum(w for c, w in analysis.weights.items() if c in entry.concepts)
         coverage = covered / total
-        fuzzy = 0.0
-        if analysis.text and entry.docs:
-            set_best = process.extractOne(analysis.text, entry.docs, scorer=fuzz.token_set_ratio)
-            sort_best = process.extractOne(analysis.text, entry.docs, scorer=fuzz.token_sort_ratio)
-            fuzzy = (0.5 * set_best[1] + 0.5 * sort_best[1]) / 100 if set_best else 0.0
         score = COVERAGE_SHARE * coverage**COVERAGE_POWER + (1 - COVERAGE_SHARE) * fuzzy
         concepts = analysis.concepts
         for alias in entry.aliases:
@@ -303,7 +327,9 @@ class Matcher:
         analysis = self.analyse(text)
         if analysis.empty:
             return analysis, []
-        scored = [self.score(analysis, idx) for idx in self.candidates(analysis)]
+        indexes = self.candidates(analysis)
+        fuzzy = self.fuzzy(analysis, indexes)
+        scored = [self.score(analysis, idx, f) for idx, f in zip(indexes, fuzzy, strict=True)]
         scored.sort(key=lambda m: m.score, reverse=True)
         return analysis, scored[:limit]
 

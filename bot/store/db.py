@@ -10,7 +10,7 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from bot.store.migrations import migrate
 
 BUNDLED = "bundled"
 LOCK_TIMEOUT_S = 5.0
+BULK_ROWS = 500  # from this many fact rows in one write, the FTS index is rebuilt once
 
 
 class StoreError(RuntimeError):
@@ -103,12 +104,33 @@ def _row_source(row: dict[str, Any]) -> Source:
 
 def fact_json(fact: Fact) -> dict[str, Any]:
     """A fact as plain JSON values (for audit entries and `--json` output)."""
-    data = asdict(fact)
-    data["as_of"] = fact.as_of.isoformat()
-    data["review_by"] = fact.review_by.isoformat() if fact.review_by else None
-    for key in ("questions", "aliases", "keywords"):
-        data[key] = list(data[key])
-    return data
+    return {
+        "id": fact.id,
+        "text": fact.text,
+        "topic": fact.topic,
+        "as_of": fact.as_of.isoformat(),
+        "source": fact.source,
+        "questions": list(fact.questions),
+        "aliases": list(fact.aliases),
+        "keywords": list(fact.keywords),
+        "review_by": fact.review_by.isoformat() if fact.review_by else None,
+        "status": fact.status,
+    }
+
+
+def _audit_row(
+    actor: str,
+    action: str,
+    fact_id: str | None,
+    before: Fact | None,
+    after: Fact | None,
+    platform: str,
+    note: str | None = None,
+) -> tuple:
+    def dump(fact: Fact | None) -> str | None:
+        return json.dumps(fact_json(fact), ensure_ascii=False) if fact else None
+
+    return (now(), actor, platform, action, fact_id, dump(before), dump(after), note)
 
 
 def bundle_hash(fact: Fact) -> str:
@@ -268,48 +290,97 @@ class Store:
         platform: str = "cli",
         note: str | None = None,
     ) -> None:
-        db["audit"].insert(
-            {
-                "at": now(),
-                "actor": actor,
-                "platform": platform,
-                "action": action,
-                "fact_id": fact_id,
-                "before": json.dumps(fact_json(before), ensure_ascii=False) if before else None,
-                "after": json.dumps(fact_json(after), ensure_ascii=False) if after else None,
-                "note": note,
-            }
+        self._audit_many(db, [_audit_row(actor, action, fact_id, before, after, platform, note)])
+
+    @staticmethod
+    def _audit_many(db: sqlite_utils.Database, rows: list[tuple]) -> None:
+        db.conn.executemany(
+            "insert into audit (at, actor, platform, action, fact_id, before, after, note)"
+            " values (?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
         )
 
     def _upsert_source(self, db: sqlite_utils.Database, source: Source, origin: str) -> None:
-        row = {
-            "id": source.id,
-            "title": source.title,
-            "published": source.published.isoformat(),
-            "url": source.url,
-            "publisher": source.publisher,
-            "origin": origin,
-        }
-        db["sources"].upsert(row, pk="id")
+        self._upsert_sources(db, [source], origin)
 
-    def _upsert_topics(self, db: sqlite_utils.Database, topics: Iterable[Topic]) -> None:
-        for t in topics:
-            db["topics"].upsert(
-                {
-                    "id": t.id,
-                    "label": t.label,
-                    "description": t.description,
-                    "status_order": t.status_order,
-                    "compare_with": _json(t.compare_with),
-                },
-                pk="id",
-            )
+    @staticmethod
+    def _upsert_sources(db: sqlite_utils.Database, sources: Iterable[Source], origin: str):
+        db.conn.executemany(
+            "insert into sources (id, title, published, url, publisher, origin)"
+            " values (?, ?, ?, ?, ?, ?) on conflict(id) do update set title = excluded.title,"
+            " published = excluded.published, url = excluded.url,"
+            " publisher = excluded.publisher",
+            [(s.id, s.title, s.published.isoformat(), s.url, s.publisher, origin) for s in sources],
+        )
+
+    @staticmethod
+    def _upsert_topics(db: sqlite_utils.Database, topics: Iterable[Topic]) -> None:
+        db.conn.executemany(
+            "insert into topics (id, label, description, status_order, compare_with)"
+            " values (?, ?, ?, ?, ?) on conflict(id) do update set label = excluded.label,"
+            " description = excluded.description, status_order = excluded.status_order,"
+            " compare_with = excluded.compare_with",
+            [(t.id, t.label, t.description, t.status_order, _json(t.compare_with)) for t in topics],
+        )
+
+    @staticmethod
+    def _ensure_topics(db: sqlite_utils.Database, topics: Iterable[str]) -> None:
+        """Create a topic, labelled from its id, for each topic not defined yet."""
+        rows = []
+        for topic in set(topics):
+            label = topic.replace(".", ": ").replace("_", " ").replace("-", " ")
+            rows.append((topic, label[:1].upper() + label[1:]))
+        db.conn.executemany(
+            "insert or ignore into topics (id, label, compare_with) values (?, ?, '[]')", rows
+        )
 
     def _ensure_topic(self, db: sqlite_utils.Database, topic: str) -> None:
-        if not db.execute("select 1 from topics where id = ?", [topic]).fetchone():
-            label = topic.replace(".", ": ").replace("_", " ").replace("-", " ")
-            db["topics"].insert(
-                {"id": topic, "label": label[:1].upper() + label[1:], "compare_with": "[]"}
+        self._ensure_topics(db, [topic])
+
+    @staticmethod
+    def _existing(db: sqlite_utils.Database, ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The stored rows of these fact ids (looked up in chunks)."""
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            for row in db.query(f"select * from facts where id in ({marks})", chunk):
+                found[row["id"]] = row
+        return found
+
+    @staticmethod
+    @contextmanager
+    def _bulk_fts(db: sqlite_utils.Database, rows: int) -> Iterator[None]:
+        """For a large write, rebuild the full-text index once instead of per row."""
+        if rows < BULK_ROWS:
+            yield
+            return
+        triggers = db.execute(
+            "select name, sql from sqlite_master where type = 'trigger' and tbl_name = 'facts'"
+        ).fetchall()
+        for name, _ in triggers:
+            db.execute(f'drop trigger "{name}"')
+        yield
+        db.execute("insert into facts_fts (facts_fts) values ('rebuild')")
+        for _, sql in triggers:
+            db.execute(sql)
+
+    @staticmethod
+    def _write_facts(
+        db: sqlite_utils.Database, inserts: list[dict[str, Any]], updates: list[dict[str, Any]]
+    ) -> None:
+        if inserts:
+            columns = list(inserts[0])
+            db.conn.executemany(
+                f"insert into facts ({', '.join(columns)})"
+                f" values ({', '.join('?' * len(columns))})",
+                [tuple(row[c] for c in columns) for row in inserts],
+            )
+        if updates:
+            columns = [c for c in updates[0] if c != "id"]
+            db.conn.executemany(
+                f"update facts set {', '.join(f'{c} = ?' for c in columns)} where id = ?",
+                [(*(row[c] for c in columns), row["id"]) for row in updates],
             )
 
     def new_fact_id(self, topic: str) -> str:
@@ -456,36 +527,35 @@ class Store:
     ) -> dict[str, int]:
         """Add or update facts from a validated knowledge set, all in one transaction."""
         counts = {"added": 0, "updated": 0, "unchanged": 0}
+        stamp = now()
+        inserts: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
+        audits: list[tuple] = []
         with self.transaction() as db:
             self._upsert_topics(db, topics)
-            for source in knowledge.sources:
-                self._upsert_source(db, source, origin)
+            self._upsert_sources(db, knowledge.sources, origin)
+            self._ensure_topics(db, (f.topic for f in knowledge.facts))
+            existing = self._existing(db, [f.id for f in knowledge.facts])
             for fact in knowledge.facts:
-                self._ensure_topic(db, fact.topic)
-                rows = list(db.query("select * from facts where id = ?", [fact.id]))
-                stamp = now()
-                if not rows:
-                    db["facts"].insert(
-                        {
-                            **_fact_row(fact),
-                            "origin": origin,
-                            "admin_modified": 1,
-                            "created_at": stamp,
-                            "updated_at": stamp,
-                        }
-                    )
-                    self._audit(db, actor, "import-add", fact.id, None, fact, platform)
+                row = existing.get(fact.id)
+                if row is None:
+                    inserts.append(
+                        {**_fact_row(fact), "origin": origin, "admin_modified": 1,
+                         "created_at": stamp, "updated_at": stamp}
+                    )  # fmt: skip
+                    audits.append(_audit_row(actor, "import-add", fact.id, None, fact, platform))
                     counts["added"] += 1
                     continue
-                before = _row_fact(rows[0])
+                before = _row_fact(row)
                 if before == fact:
                     counts["unchanged"] += 1
                     continue
-                db["facts"].update(
-                    fact.id, {**_fact_row(fact), "admin_modified": 1, "updated_at": stamp}
-                )
-                self._audit(db, actor, "import-update", fact.id, before, fact, platform)
+                updates.append({**_fact_row(fact), "admin_modified": 1, "updated_at": stamp})
+                audits.append(_audit_row(actor, "import-update", fact.id, before, fact, platform))
                 counts["updated"] += 1
+            with self._bulk_fts(db, len(inserts) + len(updates)):
+                self._write_facts(db, inserts, updates)
+            self._audit_many(db, audits)
         self._wrote()
         return counts
 
@@ -502,45 +572,43 @@ class Store:
         if self.meta("bundle_fingerprint") == fingerprint:
             return None
         counts = {"added": 0, "updated": 0, "kept_admin_version": 0}
+        stamp = now()
+        inserts: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
+        audits: list[tuple] = []
         with self.transaction() as db:
             self._upsert_topics(db, topics)
-            for source in knowledge.sources:
-                self._upsert_source(db, source, BUNDLED)
+            self._upsert_sources(db, knowledge.sources, BUNDLED)
+            self._ensure_topics(db, (f.topic for f in knowledge.facts))
+            existing = self._existing(db, [f.id for f in knowledge.facts])
             for fact in knowledge.facts:
                 digest = bundle_hash(fact)
-                rows = list(db.query("select * from facts where id = ?", [fact.id]))
-                stamp = now()
-                if not rows:
-                    db["facts"].insert(
-                        {
-                            **_fact_row(fact),
-                            "origin": BUNDLED,
-                            "bundled_hash": digest,
-                            "admin_modified": 0,
-                            "created_at": stamp,
-                            "updated_at": stamp,
-                        }
-                    )
-                    self._audit(db, BUNDLED, "sync-add", fact.id, None, fact, "bundle")
+                row = existing.get(fact.id)
+                if row is None:
+                    inserts.append(
+                        {**_fact_row(fact), "origin": BUNDLED, "bundled_hash": digest,
+                         "admin_modified": 0, "created_at": stamp, "updated_at": stamp}
+                    )  # fmt: skip
+                    audits.append(_audit_row(BUNDLED, "sync-add", fact.id, None, fact, "bundle"))
                     counts["added"] += 1
                     continue
-                row = rows[0]
                 if row["bundled_hash"] == digest:
                     continue
                 before = _row_fact(row)
                 if row["admin_modified"]:
                     db["facts"].update(fact.id, {"bundled_hash": digest})
-                    self._audit(
-                        db, BUNDLED, "sync-skip", fact.id, before, fact, "bundle",
-                        "the bundled file changed, but an admin's version is kept",
+                    audits.append(
+                        _audit_row(BUNDLED, "sync-skip", fact.id, before, fact, "bundle",
+                                   "the bundled file changed, but an admin's version is kept")
                     )  # fmt: skip
                     counts["kept_admin_version"] += 1
                     continue
-                db["facts"].update(
-                    fact.id, {**_fact_row(fact), "bundled_hash": digest, "updated_at": stamp}
-                )
-                self._audit(db, BUNDLED, "sync-update", fact.id, before, fact, "bundle")
+                updates.append({**_fact_row(fact), "bundled_hash": digest, "updated_at": stamp})
+                audits.append(_audit_row(BUNDLED, "sync-update", fact.id, before, fact, "bundle"))
                 counts["updated"] += 1
+            with self._bulk_fts(db, len(inserts) + len(updates)):
+                self._write_facts(db, inserts, updates)
+            self._audit_many(db, audits)
             db["meta"].upsert({"key": "bundle_fingerprint", "value": fingerprint}, pk="key")
         self._wrote()
         return counts
