@@ -254,15 +254,12 @@ def _actor(by: str | None) -> Actor:
     return Actor(id=by or current_user(), platform="cli", is_admin=True)
 
 
+SUMMARY_KEYS = ("id", "text", "topic", "as_of", "source", "status")
+
+
 def _fact_summary(fact: Fact) -> dict[str, Any]:
-    return {
-        "id": fact.id,
-        "text": fact.text,
-        "topic": fact.topic,
-        "as_of": fact.as_of.isoformat(),
-        "source": fact.source,
-        "status": fact.status,
-    }
+    data = fact_json(fact)
+    return {key: data[key] for key in SUMMARY_KEYS}
 
 
 @cli.group()

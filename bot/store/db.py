@@ -8,9 +8,9 @@ import hashlib
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,16 @@ from bot.store.migrations import migrate
 BUNDLED = "bundled"
 LOCK_TIMEOUT_S = 5.0
 BULK_ROWS = 500  # from this many fact rows in one write, the FTS index is rebuilt once
+
+
+@dataclass(slots=True)
+class _Batch:
+    """Rows collected for one bulk write."""
+
+    stamp: str
+    inserts: list[dict[str, Any]] = field(default_factory=list)
+    updates: list[dict[str, Any]] = field(default_factory=list)
+    audits: list[tuple] = field(default_factory=list)
 
 
 class StoreError(RuntimeError):
@@ -376,11 +386,13 @@ class Store:
                 f" values ({', '.join('?' * len(columns))})",
                 [tuple(row[c] for c in columns) for row in inserts],
             )
-        if updates:
-            columns = [c for c in updates[0] if c != "id"]
+        by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for row in updates:
+            by_columns.setdefault(tuple(c for c in row if c != "id"), []).append(row)
+        for columns, rows in by_columns.items():
             db.conn.executemany(
                 f"update facts set {', '.join(f'{c} = ?' for c in columns)} where id = ?",
-                [(*(row[c] for c in columns), row["id"]) for row in updates],
+                [(*(row[c] for c in columns), row["id"]) for row in rows],
             )
 
     def new_fact_id(self, topic: str) -> str:
@@ -516,6 +528,26 @@ class Store:
             n += db.execute("delete from feedback where at < ?", [cutoff]).rowcount
         return n
 
+    def _merge(
+        self,
+        db: sqlite_utils.Database,
+        knowledge: KnowledgeSet,
+        topics: Iterable[Topic],
+        origin: str,
+        decide: Callable[[Fact, dict[str, Any] | None, _Batch], None],
+    ) -> None:
+        """Write a knowledge set in bulk; `decide` says what happens to each fact."""
+        batch = _Batch(now())
+        self._upsert_topics(db, topics)
+        self._upsert_sources(db, knowledge.sources, origin)
+        self._ensure_topics(db, (f.topic for f in knowledge.facts))
+        existing = self._existing(db, [f.id for f in knowledge.facts])
+        for fact in knowledge.facts:
+            decide(fact, existing.get(fact.id), batch)
+        with self._bulk_fts(db, len(batch.inserts) + len(batch.updates)):
+            self._write_facts(db, batch.inserts, batch.updates)
+        self._audit_many(db, batch.audits)
+
     def import_knowledge(
         self,
         knowledge: KnowledgeSet,
@@ -527,35 +559,28 @@ class Store:
     ) -> dict[str, int]:
         """Add or update facts from a validated knowledge set, all in one transaction."""
         counts = {"added": 0, "updated": 0, "unchanged": 0}
-        stamp = now()
-        inserts: list[dict[str, Any]] = []
-        updates: list[dict[str, Any]] = []
-        audits: list[tuple] = []
+
+        def decide(fact: Fact, row: dict[str, Any] | None, batch: _Batch) -> None:
+            if row is None:
+                batch.inserts.append(
+                    {**_fact_row(fact), "origin": origin, "admin_modified": 1,
+                     "created_at": batch.stamp, "updated_at": batch.stamp}
+                )  # fmt: skip
+                batch.audits.append(_audit_row(actor, "import-add", fact.id, None, fact, platform))
+                counts["added"] += 1
+                return
+            before = _row_fact(row)
+            if before == fact:
+                counts["unchanged"] += 1
+                return
+            batch.updates.append(
+                {**_fact_row(fact), "admin_modified": 1, "updated_at": batch.stamp}
+            )
+            batch.audits.append(_audit_row(actor, "import-update", fact.id, before, fact, platform))
+            counts["updated"] += 1
+
         with self.transaction() as db:
-            self._upsert_topics(db, topics)
-            self._upsert_sources(db, knowledge.sources, origin)
-            self._ensure_topics(db, (f.topic for f in knowledge.facts))
-            existing = self._existing(db, [f.id for f in knowledge.facts])
-            for fact in knowledge.facts:
-                row = existing.get(fact.id)
-                if row is None:
-                    inserts.append(
-                        {**_fact_row(fact), "origin": origin, "admin_modified": 1,
-                         "created_at": stamp, "updated_at": stamp}
-                    )  # fmt: skip
-                    audits.append(_audit_row(actor, "import-add", fact.id, None, fact, platform))
-                    counts["added"] += 1
-                    continue
-                before = _row_fact(row)
-                if before == fact:
-                    counts["unchanged"] += 1
-                    continue
-                updates.append({**_fact_row(fact), "admin_modified": 1, "updated_at": stamp})
-                audits.append(_audit_row(actor, "import-update", fact.id, before, fact, platform))
-                counts["updated"] += 1
-            with self._bulk_fts(db, len(inserts) + len(updates)):
-                self._write_facts(db, inserts, updates)
-            self._audit_many(db, audits)
+            self._merge(db, knowledge, topics, origin, decide)
         self._wrote()
         return counts
 
@@ -572,43 +597,37 @@ class Store:
         if self.meta("bundle_fingerprint") == fingerprint:
             return None
         counts = {"added": 0, "updated": 0, "kept_admin_version": 0}
-        stamp = now()
-        inserts: list[dict[str, Any]] = []
-        updates: list[dict[str, Any]] = []
-        audits: list[tuple] = []
+
+        def decide(fact: Fact, row: dict[str, Any] | None, batch: _Batch) -> None:
+            digest = bundle_hash(fact)
+            if row is None:
+                batch.inserts.append(
+                    {**_fact_row(fact), "origin": BUNDLED, "bundled_hash": digest,
+                     "admin_modified": 0, "created_at": batch.stamp, "updated_at": batch.stamp}
+                )  # fmt: skip
+                batch.audits.append(_audit_row(BUNDLED, "sync-add", fact.id, None, fact, "bundle"))
+                counts["added"] += 1
+                return
+            if row["bundled_hash"] == digest:
+                return
+            before = _row_fact(row)
+            if row["admin_modified"]:
+                # Only the hash moves on, so this skip is noted once per file change.
+                batch.updates.append({"id": fact.id, "bundled_hash": digest})
+                batch.audits.append(
+                    _audit_row(BUNDLED, "sync-skip", fact.id, before, fact, "bundle",
+                               "the bundled file changed, but an admin's version is kept")
+                )  # fmt: skip
+                counts["kept_admin_version"] += 1
+                return
+            batch.updates.append(
+                {**_fact_row(fact), "bundled_hash": digest, "updated_at": batch.stamp}
+            )
+            batch.audits.append(_audit_row(BUNDLED, "sync-update", fact.id, before, fact, "bundle"))
+            counts["updated"] += 1
+
         with self.transaction() as db:
-            self._upsert_topics(db, topics)
-            self._upsert_sources(db, knowledge.sources, BUNDLED)
-            self._ensure_topics(db, (f.topic for f in knowledge.facts))
-            existing = self._existing(db, [f.id for f in knowledge.facts])
-            for fact in knowledge.facts:
-                digest = bundle_hash(fact)
-                row = existing.get(fact.id)
-                if row is None:
-                    inserts.append(
-                        {**_fact_row(fact), "origin": BUNDLED, "bundled_hash": digest,
-                         "admin_modified": 0, "created_at": stamp, "updated_at": stamp}
-                    )  # fmt: skip
-                    audits.append(_audit_row(BUNDLED, "sync-add", fact.id, None, fact, "bundle"))
-                    counts["added"] += 1
-                    continue
-                if row["bundled_hash"] == digest:
-                    continue
-                before = _row_fact(row)
-                if row["admin_modified"]:
-                    db["facts"].update(fact.id, {"bundled_hash": digest})
-                    audits.append(
-                        _audit_row(BUNDLED, "sync-skip", fact.id, before, fact, "bundle",
-                                   "the bundled file changed, but an admin's version is kept")
-                    )  # fmt: skip
-                    counts["kept_admin_version"] += 1
-                    continue
-                updates.append({**_fact_row(fact), "bundled_hash": digest, "updated_at": stamp})
-                audits.append(_audit_row(BUNDLED, "sync-update", fact.id, before, fact, "bundle"))
-                counts["updated"] += 1
-            with self._bulk_fts(db, len(inserts) + len(updates)):
-                self._write_facts(db, inserts, updates)
-            self._audit_many(db, audits)
+            self._merge(db, knowledge, topics, BUNDLED, decide)
             db["meta"].upsert({"key": "bundle_fingerprint", "value": fingerprint}, pk="key")
         self._wrote()
         return counts
