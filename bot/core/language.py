@@ -47,14 +47,19 @@ def tokens(text: str) -> list[str]:
     """Word and number tokens of `text`, folded; '%' after a figure becomes 'percent'."""
     # Plain ASCII needs no unicode normalisation: the fast path for bulk indexing.
     folded = text.translate(_ASCII_BREAKS).lower() if text.isascii() else fold(clean(text))
-    folded = _PERCENT_RE.sub(r"\1 percent ", folded).replace("'s ", " ")
-    out = []
-    for tok in _TOKEN_RE.findall(folded):
-        if tok[0].isdigit():
-            tok = tok.replace(",", ".") if tok.count(",") == 1 and len(tok) < 6 else tok
-            tok = tok.replace(",", "")
-        out.append(tok)
+    if "%" in folded:
+        folded = _PERCENT_RE.sub(r"\1 percent ", folded)
+    out = _TOKEN_RE.findall(folded.replace("'s ", " "))
+    if "," in folded:
+        # "3,5" is a decimal comma, "100,000" a thousands separator.
+        out = [_number(t) if "," in t else t for t in out]
     return out
+
+
+def _number(token: str) -> str:
+    if token.count(",") == 1 and len(token) < 6:
+        return token.replace(",", ".")
+    return token.replace(",", "")
 
 
 def stem(token: str) -> str:
@@ -72,10 +77,12 @@ def is_number(token: str) -> bool:
     return token[:1].isdigit()
 
 
-def answer_markers(toks: list[str]) -> set[str]:
-    """The words of a text plus `#number` / `#year` when it holds a figure or a year."""
+def answer_markers(toks: list[str], concepts: list[str]) -> set[str]:
+    """The words of a text plus `#number` / `#year` when it holds a figure or a year
+    (number words count: their concepts are figures)."""
     marks = set(toks)
-    numbers = [t for t in toks if is_number(t)]
+    marks.update(concepts)
+    numbers = [c for c in concepts if c[:1].isdigit()]
     if numbers:
         marks.add("#number")
     if any(len(t) == 4 and t.isdigit() and 1900 <= int(t) <= 2100 for t in numbers):
@@ -193,9 +200,15 @@ class Language:
         out: list[str] = []
         parts: list[str] = []
         i, n = 0, len(toks)
-        starts, phrases, word = self.phrase_starts, self.phrases, self._word
+        starts, phrases, word, words = self.phrase_starts, self.phrases, self._word, self._words
         while i < n:
             tok = toks[i]
+            if tok not in starts:
+                concept = words[tok] if tok in words else word(tok)
+                if concept is not None:
+                    out.append(concept)
+                i += 1
+                continue
             if tok in starts:
                 for size in range(min(self.max_phrase, n - i), 1, -1):
                     key = tuple(toks[i : i + size])

@@ -121,7 +121,7 @@ class Matcher:
                 if cs:
                     docs.append(" ".join(cs))
                 if position == 0:
-                    markers = answer_markers(toks + cs)
+                    markers = answer_markers(toks, cs)
                 elif first_alias <= position < first_alias + len(fact.aliases) and cs:
                     aliases.append(tuple(cs))
             index = len(matcher.entries)
@@ -130,7 +130,7 @@ class Matcher:
                 _Entry(
                     fact=fact,
                     concepts=concepts,
-                    numbers=frozenset(c for c in concepts if is_number(c)),
+                    numbers=frozenset(c for c in concepts if c[:1].isdigit()),
                     docs=list(dict.fromkeys(docs)),
                     aliases=aliases,
                     markers=frozenset(markers),
