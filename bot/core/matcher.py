@@ -25,6 +25,7 @@ from bot.core.models import Fact, Topic
 
 CANDIDATES = 16
 COMMON_POSTINGS = 2000
+RESCORED = 300  # leaders a common concept re-ranks
 GENERIC_WEIGHT = 0.3
 UNKNOWN_WEIGHT = 0.8  # times the highest idf: a word no fact uses weighs more than any other
 UNKNOWN_PENALTY = 0.2
@@ -255,17 +256,29 @@ class Matcher:
     def candidates(self, analysis: Analysis, limit: int | None = None) -> list[int]:
         """Facts sharing the question's concepts, best first (the pre-filter).
 
-        Only the first COMMON_POSTINGS entries of a concept's list are walked (those naming
-        it in their questions and aliases come first), so a question made only of common
-        words costs the same at 100k facts as at 1k."""
+        Concepts are visited rarest first. A rare concept's facts are all counted; a common
+        one (more than COMMON_POSTINGS facts) only adds to the leaders found so far, or, when
+        nothing rarer was asked, contributes its first COMMON_POSTINGS facts (those naming it
+        in their questions and aliases come first). The cost stays flat as the facts grow."""
         limit = limit or CANDIDATES
         scores: defaultdict[int, float] = defaultdict(float)
-        for concept, weight in analysis.weights.items():
-            ids = self.postings.get(concept)
-            if ids is None:
-                continue
-            for idx in ids[:COMMON_POSTINGS] if len(ids) > COMMON_POSTINGS else ids:
-                scores[idx] += weight
+        known = [c for c in analysis.weights if c in self.postings]
+        known.sort(key=lambda c: len(self.postings[c]))
+        for concept in known:
+            ids = self.postings[concept]
+            weight = analysis.weights[concept]
+            if len(ids) <= COMMON_POSTINGS:
+                for idx in ids:
+                    scores[idx] += weight
+            elif scores:
+                leaders = heapq.nlargest(RESCORED, scores, key=scores.__getitem__)
+                entries = self.entries
+                for idx in leaders:
+                    if concept in entries[idx].concepts:
+                        scores[idx] += weight
+            else:
+                for idx in ids[:COMMON_POSTINGS]:
+                    scores[idx] += weight
         if len(scores) <= limit:
             return sorted(scores, key=scores.__getitem__, reverse=True)
         return heapq.nlargest(limit, scores, key=scores.__getitem__)
