@@ -16,15 +16,17 @@ from bot.settings import Settings
 log = logging.getLogger(__name__)
 
 
-def _thread(name: str, target, *args) -> threading.Thread:
+def _thread(name: str, target, failures: list[str], *args) -> threading.Thread:
     def guarded() -> None:
         try:
             target(*args)
         except SystemExit as exc:  # a one-line configuration error from the adapter
             if exc.code not in (0, None):
                 click.echo(f"{name}: {exc.code}", err=True)
+                failures.append(name)
         except Exception:
             log.exception("%s adapter stopped with an error", name)
+            failures.append(name)
 
     thread = threading.Thread(target=guarded, name=name, daemon=True)
     thread.start()
@@ -32,16 +34,19 @@ def _thread(name: str, target, *args) -> threading.Thread:
 
 
 def run_all(settings: Settings, bot: StrikeBot, *, console: bool = True) -> None:
-    """Run every adapter that is configured until the console ends (or forever)."""
+    """Run every adapter that is configured until the console ends (or forever).
+
+    Without the console, exits with status 1 once every platform adapter has failed."""
     threads = []
+    failures: list[str] = []
     if settings.slack_bot_token:
         from bot.adapters.slack import run_slack
 
-        threads.append(_thread("slack", run_slack, settings, bot))
+        threads.append(_thread("slack", run_slack, failures, settings, bot))
     if settings.discord_token:
         from bot.adapters.discord import run_discord
 
-        threads.append(_thread("discord", run_discord, settings, bot))
+        threads.append(_thread("discord", run_discord, failures, settings, bot))
     if not threads:
         click.echo(
             "Slack and Discord are off (set SLACK_BOT_TOKEN or DISCORD_TOKEN to start them).",
@@ -52,3 +57,5 @@ def run_all(settings: Settings, bot: StrikeBot, *, console: bool = True) -> None
         return
     for thread in threads:
         thread.join()
+    if failures and len(failures) == len(threads):
+        raise SystemExit(1)

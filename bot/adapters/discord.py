@@ -17,6 +17,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+import aiohttp
 import discord
 import yarl
 from discord import app_commands
@@ -877,4 +878,9 @@ def run_discord(settings: Settings, bot: StrikeBot) -> None:
     except discord.PrivilegedIntentsRequired:
         raise SystemExit(
             "Discord asked for a privileged intent; strikebot needs none (see deploy/DISCORD.md)."
+        ) from None
+    except (aiohttp.ClientError, OSError) as exc:
+        raise SystemExit(
+            f"Cannot reach Discord at {settings.discord_api_url}: {exc}. "
+            "Check the network or DISCORD_API_URL."
         ) from None
