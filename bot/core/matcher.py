@@ -83,7 +83,9 @@ class Matcher:
     postings: dict[str, list[int]] = field(default_factory=dict)
     idf: dict[str, float] = field(default_factory=dict)
     vocabulary: set[str] = field(default_factory=set)
-    by_length: dict[int, list[str]] = field(default_factory=dict)
+    # Vocabulary words by (length, first letter) and (length, second letter): a typo keeps
+    # one of its first two letters, so repair only searches two small buckets.
+    buckets: dict[tuple[int, str], list[str]] = field(default_factory=dict)
     frequency: dict[str, int] = field(default_factory=dict)
     max_idf: float = 1.0
     _repairs: dict[str, str | None] = field(default_factory=dict)
@@ -148,10 +150,12 @@ class Matcher:
         vocabulary = language.surface_words() | frequency.keys()
         matcher.vocabulary = {w for w in vocabulary if w and not is_number(w)}
         matcher.frequency = dict(frequency)
-        by_length: defaultdict[int, list[str]] = defaultdict(list)
+        buckets: defaultdict[tuple[int, str], list[str]] = defaultdict(list)
         for word in sorted(matcher.vocabulary):
-            by_length[len(word)].append(word)
-        matcher.by_length = dict(by_length)
+            buckets[len(word), "1" + word[0]].append(word)
+            if len(word) > 1:
+                buckets[len(word), "2" + word[1]].append(word)
+        matcher.buckets = dict(buckets)
         return matcher
 
     def __len__(self) -> int:
@@ -178,7 +182,10 @@ class Matcher:
         lengths = range(size, size + 2) if size <= 4 else range(size - allowed, size + allowed + 1)
         best: tuple[tuple[float, int, bool], str] | None = None
         for length in lengths:
-            words = self.by_length.get(length)
+            words = [
+                *self.buckets.get((length, "1" + token[0]), ()),
+                *self.buckets.get((length, "2" + token[1]), ()),
+            ]
             if not words:
                 continue
             for word, distance, _ in process.extract(
