@@ -103,7 +103,84 @@ def _v1(db: sqlite_utils.Database) -> None:
     db["meta"].create({"key": str, "value": str}, pk="key")
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1]
+def _v2(db: sqlite_utils.Database) -> None:
+    """Keeping the knowledge current: article intake with a review queue, channel
+    subscriptions to status updates, and their deliveries."""
+    db["articles"].create(
+        {
+            "id": int,
+            "title": str,
+            "published": str,
+            "url": str,
+            "publisher": str,
+            "text": str,
+            "source_id": str,
+            "added_by": str,
+            "added_at": str,
+        },
+        pk="id",
+    )
+    db["candidates"].create(
+        {
+            "id": int,
+            "article_id": int,
+            "sentence": str,
+            "text": str,
+            "topic": str,
+            "as_of": str,
+            "status": str,  # pending, accepted, rejected
+            "fact_id": str,
+            "reviewed_by": str,
+            "reviewed_at": str,
+            "note": str,
+        },
+        pk="id",
+        foreign_keys=[("article_id", "articles", "id")],
+    )
+    db["candidates"].create_index(["status", "article_id"])
+    db["subscriptions"].create(
+        {
+            "id": int,
+            "platform": str,
+            "channel": str,
+            "added_by": str,
+            "added_at": str,
+            "active": int,
+        },
+        pk="id",
+    )
+    db["subscriptions"].create_index(["platform", "channel"], unique=True)
+    db["status_updates"].create(
+        {
+            "id": int,
+            "created_at": str,
+            "fact_id": str,
+            "topic": str,
+            "message": str,
+        },
+        pk="id",
+    )
+    db["deliveries"].create(
+        {
+            "id": int,
+            "update_id": int,
+            "subscription_id": int,
+            "status": str,  # pending, sent, failed
+            "attempts": int,
+            "last_error": str,
+            "sent_at": str,
+        },
+        pk="id",
+        foreign_keys=[
+            ("update_id", "status_updates", "id"),
+            ("subscription_id", "subscriptions", "id"),
+        ],
+    )
+    db["deliveries"].create_index(["update_id", "subscription_id"], unique=True)
+    db["deliveries"].create_index(["status"])
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2]
 
 
 def current_version(db: sqlite_utils.Database) -> int:
