@@ -185,3 +185,15 @@ def test_admin_input_is_validated(admin, root):
             admin.add(root, **fields)
     with pytest.raises(AdminInputError):
         admin.retract(root, "offer-pay", "   ")
+
+
+def test_admin_changes_notify_listeners_with_the_previous_current_fact(admin, root):
+    seen = []
+    admin.on_fact_changed.append(
+        lambda fact, previous, actor: seen.append(
+            (fact.id, previous.id if previous else None, actor.id)
+        )
+    )
+    fact = newer_offer(admin, root)
+    admin.edit(root, fact.id, text="The studios offered 6%, 5% and 4% over three years.")
+    assert seen == [(fact.id, "offer-pay", "tester"), (fact.id, fact.id, "tester")]

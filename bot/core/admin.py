@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,17 @@ class AdminService:
     def __init__(self, bot: StrikeBot):
         self.bot = bot
         self.store = bot.store
+        # Called after a fact is added or edited, with the fact and the fact that was current
+        # on its topic before (None if the topic was new): status updates subscribe here.
+        self.on_fact_changed: list[Callable[[Fact, Fact | None, Actor], None]] = []
+
+    def _current(self, topic: str) -> Fact | None:
+        self.bot.refresh()
+        return self.bot.knowledge.current(topic)
+
+    def _notify(self, fact: Fact, previous: Fact | None, actor: Actor) -> None:
+        for listener in self.on_fact_changed:
+            listener(fact, previous, actor)
 
     def _require(self, actor: Actor) -> None:
         if not actor.is_admin:
@@ -142,11 +154,13 @@ class AdminService:
             source=source_id,
             questions=tuple(q.strip() for q in questions if q.strip()),
         )
+        previous = self._current(topic)
         try:
             self.store.add_fact(fact, new_source, actor=actor.audit_name, platform=actor.platform)
         except ValueError as exc:
             raise AdminInputError(str(exc)) from None
         self._done()
+        self._notify(fact, previous, actor)
         return fact
 
     def edit(self, actor: Actor, fact_id: str, **changes: Any) -> Fact:
@@ -170,6 +184,8 @@ class AdminService:
                 clean[key] = tuple(str(v).strip() for v in clean[key] if str(v).strip())
         if not clean:
             raise AdminInputError("Nothing to change.")
+        before = self.store.fact(fact_id)
+        previous = self._current(clean.get("topic", before.topic))
         try:
             fact = self.store.update_fact(
                 fact_id, clean, actor=actor.audit_name, platform=actor.platform
@@ -177,6 +193,7 @@ class AdminService:
         except ValueError as exc:
             raise AdminInputError(str(exc)) from None
         self._done()
+        self._notify(fact, previous, actor)
         return fact
 
     def retract(self, actor: Actor, fact_id: str, reason: str) -> Fact:
