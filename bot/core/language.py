@@ -162,12 +162,16 @@ class Language:
         return words | lists | self.generic
 
     def expected_answers(self, toks: list[str]) -> list[frozenset[str]]:
-        """For each answer-type cue in the question ("when", "how many"), the words of
-        which a fitting fact contains at least one."""
+        """For each answer-type cue that opens the question ("when ...", "so how many ..."),
+        the words of which a fitting fact contains at least one. A cue further in ("what
+        about AI when it comes to ...") does not ask for that type."""
+        lead = 0  # skip opening filler and function words: "so, um, when did ..."
+        while lead < min(3, len(toks)) and toks[lead] in self.ignorable:
+            lead += 1
         return [
             words
             for cue, words in self.answer_types.items()
-            if any(tuple(toks[i : i + len(cue)]) == cue for i in range(len(toks) - len(cue) + 1))
+            if any(tuple(toks[i : i + len(cue)]) == cue for i in range(lead + 1))
         ]
 
     def wants_comparison(self, toks: list[str]) -> bool:

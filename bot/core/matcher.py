@@ -246,6 +246,12 @@ class Matcher:
             if concept in corrected.values():
                 weight *= 0.9
             weights[concept] = weight
+        if len(unknown) > 1:
+            # Context around a question ("honestly lost count lol") should not drown it: the
+            # unknown words together weigh as much as sqrt(n) of them, not n.
+            scale = math.sqrt(len(unknown)) / len(unknown)
+            for concept in unknown:
+                weights[concept] *= scale
         compare = lang.wants_comparison(fixed)
         return Analysis(
             concepts=concepts,
