@@ -197,3 +197,13 @@ def test_admin_changes_notify_listeners_with_the_previous_current_fact(admin, ro
     fact = newer_offer(admin, root)
     admin.edit(root, fact.id, text="The studios offered 6%, 5% and 4% over three years.")
     assert seen == [(fact.id, "offer-pay", "tester"), (fact.id, fact.id, "tester")]
+
+
+def test_compare_without_naming_pay_still_pairs_offer_and_demand(bot):
+    answer = bot.answer("compare the offer and the demand")
+    assert answer.fact_ids[:2] in (["offer-pay", "demand-pay"], ["demand-pay", "offer-pay"])
+
+
+def test_refusal_of_an_unrelated_question_suggests_only_core_topics(bot):
+    answer = bot.answer("who won the world cup")
+    assert "Will ai replace writers?" not in answer.suggestions

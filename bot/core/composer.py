@@ -170,7 +170,7 @@ class Composer:
     def answer(self, question: str, analysis: Analysis, matches: list[Match]) -> Answer:
         """Compose an answer from ranked matches, or refuse when they are not good enough."""
         if not matches or matches[0].score < self.min_confidence:
-            near = [m for m in matches[:2] if m.score >= self.min_confidence * 0.6]
+            near = [m for m in matches[:2] if m.score >= self.min_confidence * 0.8]
             return self.refuse(question, near, matches[0].score if matches else 0.0)
         # One entry per topic: the newest fact answers for the whole topic.
         best_by_topic: dict[str, Match] = {}
@@ -181,7 +181,17 @@ class Composer:
         best = ranked[0]
         if analysis.compare:
             # "Compare ..." wants a pair: lead with the best topic that has a counterpart.
+            # Prefer a pair whose both sides matched, then one side that matched well.
+            present = {m.fact.topic for m in ranked}
             pair = next(
+                (
+                    m
+                    for m in ranked
+                    if m.score >= self.min_confidence
+                    and any(t in present for t in self._counterparts(m))
+                ),
+                None,
+            ) or next(
                 (m for m in ranked if m.score >= 0.6 * best.score and self._counterparts(m)),
                 None,
             )
