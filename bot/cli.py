@@ -15,9 +15,12 @@ import click
 from pydantic import ValidationError
 
 from bot.adapters.console import current_user, run_chat
-from bot.core.admin import Actor, AdminInputError, AdminService, PermissionDenied
+from bot.core.admin import Actor, AdminInputError, AdminService, PermissionDenied, parse_date
+from bot.core.due import days_overdue, due_facts
 from bot.core.evaluate import EvalFileError, evaluate, read_cases
 from bot.core.models import Answer, Fact, Question
+from bot.core.report import Report, ReportService
+from bot.core.review import ReviewItem, ReviewService
 from bot.core.service import BotConfig, StrikeBot
 from bot.render.text import human_date
 from bot.settings import Settings
@@ -457,6 +460,224 @@ def facts_unanswered(app: App, as_json: bool, limit: int) -> None:
         return
     for r in rows:
         click.echo(f"{r['last_asked']}  x{r['times']}  {r['question']}")
+
+
+@facts.command("due")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--today", "today", help="Check as of this date, YYYY-MM-DD (default: today).")
+@pass_app
+@guarded
+def facts_due(app: App, as_json: bool, today: str | None) -> None:
+    """Active facts whose review-by date has come, longest overdue first."""
+    day = parse_date(today, "--today") if today else app.bot.today()
+    items = due_facts(app.bot.store.facts(include_retracted=False), day)
+    if as_json:
+        emit_json([{**fact_json(f), "days_overdue": days_overdue(f, day)} for f in items])
+        return
+    if not items:
+        click.echo(f"no facts due for review on {day}")
+    for f in items:
+        click.echo(f"{f.id}  ({f.topic}) review by {f.review_by}, as of {f.as_of}\n    {f.text}")
+
+
+# --- articles and the review queue ------------------------------------------------------
+
+
+def _review(app: App) -> ReviewService:
+    return ReviewService(app.bot, app.admin)
+
+
+def _print_item(item: ReviewItem) -> None:
+    r = item.record
+    topic = f"{r.topic} (new topic)" if item.new_topic else r.topic
+    click.echo(f"#{r.id}  [{topic}]  article {r.article_id}: {r.article_title}")
+    if r.draft:
+        click.echo(f"    draft, reword before accepting: {r.text}")
+    else:
+        click.echo(f"    text: {r.text}\n    sentence: {r.sentence}")
+
+
+@cli.group()
+def articles() -> None:
+    """Add articles: their candidate facts wait in the review queue."""
+
+
+@articles.command("add")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--title", required=True)
+@click.option("--published", required=True, help="YYYY-MM-DD")
+@click.option("--url")
+@click.option("--publisher")
+@click.option("--by", help="Who adds it (default: your user name).")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+@guarded
+def articles_add(app: App, file: Path, by: str | None, as_json: bool, **fields: Any) -> None:
+    """Store the article in FILE and propose candidate facts for review."""
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeError) as exc:
+        raise Failure(f"cannot read {file}: {exc}", EXIT_USAGE) from None
+    article_id, items = _review(app).add_article(_actor(by), text, **fields)
+    if as_json:
+        emit_json({"article_id": article_id, "candidates": [i.to_json() for i in items]})
+        return
+    click.echo(f"article {article_id}: {len(items)} candidate(s), none published until accepted")
+    for item in items:
+        _print_item(item)
+
+
+def _list_review(app: App, as_json: bool, limit: int) -> None:
+    items = _review(app).pending(limit)
+    if as_json:
+        emit_json([i.to_json() for i in items])
+        return
+    if not items:
+        click.echo("the review queue is empty")
+    for item in items:
+        _print_item(item)
+
+
+@cli.group(invoke_without_command=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--limit", default=50, show_default=True)
+@click.pass_context
+@guarded
+def review(ctx: click.Context, as_json: bool, limit: int) -> None:
+    """The review queue: list, edit, accept or reject candidate facts."""
+    if ctx.invoked_subcommand is None:
+        _list_review(ctx.find_object(App), as_json, limit)
+
+
+@review.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--limit", default=50, show_default=True)
+@pass_app
+@guarded
+def review_list(app: App, as_json: bool, limit: int) -> None:
+    """Candidates waiting for review, oldest first."""
+    _list_review(app, as_json, limit)
+
+
+@review.command("edit")
+@click.argument("candidate_id", type=int)
+@click.option("--text", help="The fact in your own words.")
+@click.option("--topic")
+@click.option("--as-of", "as_of", help="YYYY-MM-DD")
+@click.option("--by")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+@guarded
+def review_edit(app: App, candidate_id: int, by: str | None, as_json: bool, **fields) -> None:
+    """Reword a candidate, or change its topic or as-of date, before accepting it."""
+    item = _review(app).edit(_actor(by), candidate_id, **fields)
+    if as_json:
+        emit_json(item.to_json())
+    else:
+        click.echo(f"edited candidate {item.id}")
+
+
+@review.command("accept")
+@click.argument("candidate_id", type=int)
+@click.option("--text", help="The fact in your own words (the draft is refused).")
+@click.option("--topic")
+@click.option("--as-of", "as_of", help="YYYY-MM-DD (default: the article's date)")
+@click.option("--by")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+@guarded
+def review_accept(app: App, candidate_id: int, by: str | None, as_json: bool, **fields) -> None:
+    """Make a candidate a fact, with its article as the source."""
+    fact = _review(app).accept(_actor(by), candidate_id, **fields)
+    if as_json:
+        emit_json(fact_json(fact))
+    else:
+        click.echo(f"accepted candidate {candidate_id} as {fact.id}")
+
+
+@review.command("reject")
+@click.argument("candidate_id", type=int)
+@click.option("--reason", required=True)
+@click.option("--by")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+@guarded
+def review_reject(app: App, candidate_id: int, reason: str, by: str | None, as_json: bool) -> None:
+    """Take a candidate out of the queue (kept, with the reason)."""
+    item = _review(app).reject(_actor(by), candidate_id, reason)
+    if as_json:
+        emit_json(item.to_json())
+    else:
+        click.echo(f"rejected candidate {item.id}")
+
+
+# --- what users could not get answered --------------------------------------------------
+
+
+def _print_report(rep: Report) -> None:
+    click.echo(f"since {rep.since:%Y-%m-%d %H:%M} UTC")
+    click.echo("not answered or not helpful:" if rep.groups else "every question was answered")
+    for g in rep.groups:
+        click.echo(f"  group {g.number}: x{g.count}  {g.texts[0]}")
+        for q in g.texts[1:]:
+            click.echo(f"      also: {q}")
+        if g.closest_fact:
+            now = ", answered now" if g.answered_now else ""
+            click.echo(f"      closest: {g.closest_fact} ({g.closest_score:.2f}{now})")
+    if rep.top_facts:
+        click.echo("top facts served:")
+        for fact_id, n, _ in rep.top_facts:
+            click.echo(f"  x{n}  {fact_id}")
+    if rep.rates:
+        click.echo(f"answer rate per {rep.per}:")
+        for r in rep.rates:
+            click.echo(f"  {r.period}  {r.answered}/{r.asked}  {r.rate:.0%}")
+
+
+@cli.group("report", invoke_without_command=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--days", default=30, show_default=True, help="Look back this many days.")
+@click.option("--per", type=click.Choice(["day", "week"]), help="Answer rate per day or week.")
+@click.pass_context
+@guarded
+def report_cmd(ctx: click.Context, as_json: bool, days: int, per: str | None) -> None:
+    """Unanswered and unhelpful questions grouped, top facts, answer rate over time."""
+    if ctx.invoked_subcommand is not None:
+        return
+    app = ctx.find_object(App)
+    rep = ReportService(app.bot, app.admin).build(_actor(None), days, per=per)
+    if as_json:
+        emit_json(rep.to_json())
+    else:
+        _print_report(rep)
+
+
+@report_cmd.command("promote")
+@click.argument("group", type=int)
+@click.option("--fact", "fact_id", help="Add the group's questions to this fact.")
+@click.option("--text", help="Or make a new fact with this text...")
+@click.option("--topic")
+@click.option("--as-of", "as_of")
+@click.option("--source-title")
+@click.option("--published")
+@click.option("--url")
+@click.option("--publisher")
+@click.option("--days", default=30, show_default=True, help="As given to `report`.")
+@click.option("--by")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+@guarded
+def report_promote(
+    app: App, group: int, fact_id: str | None, days: int, by: str | None, as_json: bool, **new
+) -> None:
+    """Turn report group GROUP into example questions of a fact (existing or new)."""
+    service = ReportService(app.bot, app.admin)
+    fact = service.promote(_actor(by), group, days=days, fact_id=fact_id, **new)
+    if as_json:
+        emit_json(fact_json(fact))
+    else:
+        verb = "added questions to" if fact_id else "added"
+        click.echo(f"{verb} {fact.id}")
 
 
 # --- running ----------------------------------------------------------------------------

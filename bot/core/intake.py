@@ -12,10 +12,10 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from bot.core.sentences import split_sentences
-from bot.core.topics import TopicGuide, TopicSuggestion
 from bot.core.language import Language, tokens
 from bot.core.models import Fact, Topic
+from bot.core.sentences import split_sentences
+from bot.core.topics import TopicGuide, TopicSuggestion
 
 MIN_WORDS = 4
 MAX_SENTENCE = 2000

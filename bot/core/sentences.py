@@ -8,18 +8,20 @@ import re
 import unicodedata
 
 
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
 # Words after which a full stop never ends a sentence (a name or a figure follows).
-_TITLES = frozenset(
-    "mr mrs ms dr prof sen rep gov gen col lt sgt capt st mt rev hon pres supt messrs".split()
-)
+_TITLES = _words("mr mrs ms dr prof sen rep gov gen col lt sgt capt st mt rev hon pres supt messrs")
 # Abbreviations that may also close a sentence: split only before a typical sentence opener.
-_ABBREVIATIONS = frozenset(
+_ABBREVIATIONS = _words(
     "jan feb mar apr jun jul aug sep sept oct nov dec no nos vs etc inc corp co ltd llc jr sr "
-    "approx est dept univ fig al".split()
+    "approx est dept univ fig al"
 )
-_OPENERS = frozenset(
+_OPENERS = _words(
     "the a an it its he she they we i this that these those there in on at but and so yet "
-    "however after before when while meanwhile still last next on according".split()
+    "however after before when while meanwhile still last next on according"
 )
 # Sentence end: terminal punctuation and closing quotes/brackets, then space and a sentence
 # start (an opening quote or bracket, a capital letter or a digit).
@@ -28,7 +30,6 @@ _WORD_BEFORE_RE = re.compile(r"([^\s\"“‘(\[]+)$")
 _WORD_AFTER_RE = re.compile(r"\s+[\"“‘'(\[]*([\w]+)")
 _HEADER_RE = re.compile(r"^\s*date:?\s+\d{4}-\d{2}-\d{2}\b\s*", re.IGNORECASE)
 _PARAGRAPH_RE = re.compile(r"\n\s*\n")
-_OPEN_FOR = {"”": "“", '"': '"'}
 _CLOSE_FOR = {"“": "”", '"': '"'}
 
 

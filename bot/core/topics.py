@@ -15,13 +15,24 @@ from rapidfuzz import fuzz, process
 from bot.core.language import Language, is_number, tokens
 from bot.core.models import Fact, Topic
 
-MIN_SCORE = 0.3  # below this, no existing topic is close: propose a new one
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+MIN_SCORE = 0.35  # below this, no existing topic is close: propose a new one
 FUZZY_SHARE = 0.35
 FUZZY_FLOOR = 0.3  # token_sort_ratio of unrelated texts is seldom below this
 COVERAGE_POWER = 0.75
 GENERIC_WEIGHT = 0.2
 UNKNOWN_WEIGHT = 0.3  # times the highest idf
 DEFAULT_PREFIX = "news"
+NEAR_PREFIX = 0.25  # a new topic takes the prefix of an existing one at least this close
+# Calendar words say when, not what: they weigh like generic words.
+_CALENDAR = _words(
+    "monday tuesday wednesday thursday friday saturday sunday january february march april "
+    "may june july august september october november december"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +87,7 @@ class TopicGuide:
 
     def _weight(self, concept: str) -> float:
         weight = self.idf.get(concept, 0.0)
-        if concept in self.language.generic:
+        if concept in self.language.generic or concept in _CALENDAR:
             weight *= GENERIC_WEIGHT
         return weight
 
@@ -128,25 +139,32 @@ class TopicGuide:
                 return TopicSuggestion(topic, score, False, self.closest_fact(sentence, topic))
         else:
             topic, score = "", 0.0
-        return TopicSuggestion(self.new_topic(sentence, topic if score > 0 else ""), score, True)
+        return TopicSuggestion(self.new_topic(sentence, topic, score), score, True)
 
-    def new_topic(self, sentence: str, near: str = "") -> str:
-        """A new `prefix.word` topic id: the prefix of the nearest topic (or the party the
-        sentence names), and the sentence's most distinctive word."""
+    def new_topic(self, sentence: str, near: str = "", near_score: float = 0.0) -> str:
+        """A new `prefix.word` topic id: the party the sentence names (else the prefix of a
+        somewhat near topic, else "news"), and the sentence's most distinctive word."""
         concepts = self.concepts(sentence)
         lang = self.language
         parties = [c for c in concepts if c in lang.entities]
-        prefix = near.split(".")[0] if near else (parties[0] if parties else DEFAULT_PREFIX)
+        if parties:
+            prefix = parties[0]
+        elif near and near_score >= NEAR_PREFIX:
+            prefix = near.split(".")[0]
+        else:
+            prefix = DEFAULT_PREFIX
+        names = {t for w in sentence.split() if w[:1].isupper() for t in tokens(w)}
         words = [
             c
             for c in concepts
             if not is_number(c)
             and len(c) >= 4
+            and c not in names
             and c not in lang.generic
             and c not in lang.entities
             and c != prefix
         ]
-        # The rarest word: one no topic uses yet is most telling.
+        # The rarest word (one no topic uses yet is most telling), earliest first.
         words.sort(key=lambda c: -self.idf.get(c, 99.0))
         word = _slug(words[0]) if words else "item"
         base = f"{_slug(prefix) or DEFAULT_PREFIX}.{word}"
