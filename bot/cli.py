@@ -320,6 +320,7 @@ def facts_show(app: App, fact_id: str, as_json: bool) -> None:
 @click.option("--publisher")
 @click.option("--question", "questions", multiple=True, help="An example question (repeat).")
 @click.option("--id", "fact_id", help="Choose the fact id (default: from the topic).")
+@click.option("--review-by", "review_by", help="Date by which an admin should re-check it.")
 @click.option("--by", help="Who makes the change (default: your user name).")
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
@@ -339,6 +340,7 @@ def facts_add(app: App, by: str | None, as_json: bool, **fields: Any) -> None:
 @click.option("--topic")
 @click.option("--as-of", "as_of")
 @click.option("--source", help="Id of an existing source.")
+@click.option("--review-by", "review_by", help="Date by which an admin should re-check it.")
 @click.option("--question", "questions", multiple=True, help="Replace the example questions.")
 @click.option("--by")
 @click.option("--json", "as_json", is_flag=True)

@@ -286,3 +286,23 @@ def test_cli_facts_due(run, tmp_path: Path) -> None:
     assert json.loads(run("facts", "due", "--json", "--today", "2023-09-09").output) == []
     assert "due-one" in run("facts", "due", "--today", "2023-09-12").output
     assert run("facts", "due", "--today", "soon").exit_code == EXIT_USAGE
+
+
+def test_review_by_set_by_an_admin_shows_in_due(bot, admin, root):
+    import datetime as dt
+
+    from bot.core.due import due_facts
+
+    fact = admin.add(
+        root,
+        text="A fact to re-check.",
+        topic="talks.state",
+        as_of="2023-09-12",
+        source_title="Check",
+        published="2023-09-12",
+        review_by="2023-09-20",
+    )
+    assert fact.review_by == dt.date(2023, 9, 20)
+    assert fact.id in [f.id for f in due_facts(bot.store.facts(), dt.date(2023, 9, 21))]
+    admin.edit(root, fact.id, review_by="2023-12-01")
+    assert fact.id not in [f.id for f in due_facts(bot.store.facts(), dt.date(2023, 9, 21))]

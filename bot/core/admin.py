@@ -84,7 +84,8 @@ class AdminService:
         for listener in self.on_fact_changed:
             listener(fact, previous, actor)
 
-    def _require(self, actor: Actor) -> None:
+    def require(self, actor: Actor) -> None:
+        """PermissionDenied unless the actor is an admin."""
         if not actor.is_admin:
             raise PermissionDenied("Sorry, only strikebot admins can do that.")
 
@@ -124,9 +125,10 @@ class AdminService:
         publisher: str | None = None,
         questions: tuple[str, ...] = (),
         fact_id: str | None = None,
+        review_by: str | dt.date | None = None,
     ) -> Fact:
         """Add a fact, creating its source when it is new."""
-        self._require(actor)
+        self.require(actor)
         text = " ".join((text or "").split())
         topic = check_topic(topic)
         if not text:
@@ -153,6 +155,7 @@ class AdminService:
             as_of=as_of_date,
             source=source_id,
             questions=tuple(q.strip() for q in questions if q.strip()),
+            review_by=parse_date(review_by, "review-by") if review_by else None,
         )
         previous = self._current(topic)
         try:
@@ -165,14 +168,25 @@ class AdminService:
 
     def edit(self, actor: Actor, fact_id: str, **changes: Any) -> Fact:
         """Change a fact's text, topic, as-of date, source or matching hints."""
-        self._require(actor)
-        allowed = {"text", "topic", "as_of", "source", "questions", "aliases", "keywords"}
+        self.require(actor)
+        allowed = {
+            "text",
+            "topic",
+            "as_of",
+            "source",
+            "questions",
+            "aliases",
+            "keywords",
+            "review_by",
+        }
         unknown = set(changes) - allowed
         if unknown:
             raise AdminInputError(f"Cannot edit {', '.join(sorted(unknown))}.")
         clean: dict[str, Any] = {k: v for k, v in changes.items() if v is not None}
         if "as_of" in clean:
             clean["as_of"] = parse_date(clean["as_of"], "as-of")
+        if "review_by" in clean:
+            clean["review_by"] = parse_date(clean["review_by"], "review-by")
         if "text" in clean:
             clean["text"] = " ".join(clean["text"].split())
             if not clean["text"] or len(clean["text"]) > MAX_TEXT:
@@ -198,7 +212,7 @@ class AdminService:
 
     def retract(self, actor: Actor, fact_id: str, reason: str) -> Fact:
         """Mark a fact retracted (never deleted); it stops appearing in answers."""
-        self._require(actor)
+        self.require(actor)
         reason = " ".join((reason or "").split())
         if not reason:
             raise AdminInputError("Say why the fact is retracted (a reason is required).")
@@ -217,7 +231,7 @@ class AdminService:
 
     def restore(self, actor: Actor, fact_id: str, reason: str | None = None) -> Fact:
         """Undo a retraction."""
-        self._require(actor)
+        self.require(actor)
         if self.store.fact(fact_id).status == "active":
             raise AdminInputError(f"Fact '{fact_id}' is not retracted.")
         fact = self.store.update_fact(
@@ -232,16 +246,16 @@ class AdminService:
         return fact
 
     def audit(self, actor: Actor, limit: int = 20, fact_id: str | None = None) -> list[dict]:
-        self._require(actor)
+        self.require(actor)
         return self.store.audit(limit=limit, fact_id=fact_id)
 
     def unanswered(self, actor: Actor, limit: int = 20) -> list[dict]:
-        self._require(actor)
+        self.require(actor)
         return self.store.unanswered(limit=limit)
 
     def import_file(self, actor: Actor, path: Path) -> dict[str, int]:
         """Load a knowledge YAML file: all of it or (on any problem) none of it."""
-        self._require(actor)
+        self.require(actor)
         knowledge = load_fact_files([path], known_sources=self.store.sources())
         counts = self.store.import_knowledge(
             knowledge, actor=actor.audit_name, platform=actor.platform

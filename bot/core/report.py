@@ -167,7 +167,7 @@ class ReportService:
         now: dt.datetime | None = None,
     ) -> Report:
         """The report over the last `days` days."""
-        self.admin._require(actor)
+        self.admin.require(actor)
         if days < 1:
             raise AdminInputError("--days must be at least 1.")
         if per not in (None, "day", "week"):
@@ -233,7 +233,7 @@ class ReportService:
     ) -> Fact:
         """Turn group `number` into example questions: of fact `fact_id`, or of a new fact
         made from `new_fact` (text, topic, as_of, source_title, published, url, publisher)."""
-        self.admin._require(actor)
+        self.admin.require(actor)
         new_fact = {k: v for k, v in new_fact.items() if v is not None}
         if bool(fact_id) == bool(new_fact.get("text")):
             raise AdminInputError(

@@ -73,9 +73,6 @@ class ReviewService:
         self.admin = admin
         self.queue = ReviewQueue(bot.store)
 
-    def _require(self, actor: Actor) -> None:
-        self.admin._require(actor)
-
     # --- intake --------------------------------------------------------------------------
 
     def add_article(
@@ -88,7 +85,7 @@ class ReviewService:
         publisher: str | None = None,
     ) -> tuple[int, list[ReviewItem]]:
         """Store an article and propose its candidate facts (none is published)."""
-        self._require(actor)
+        self.admin.require(actor)
         text = (text or "").strip()
         if not text:
             raise AdminInputError("The article has no text.")
@@ -156,7 +153,7 @@ class ReviewService:
         as_of: str | dt.date | None = None,
     ) -> ReviewItem:
         """Reword a pending candidate, or change its topic or as-of date, before accepting."""
-        self._require(actor)
+        self.admin.require(actor)
         self._open(candidate_id)
         changes: dict[str, Any] = {
             "text": _check_text(text) if text is not None else None,
@@ -182,7 +179,7 @@ class ReviewService:
         """Make the candidate a fact, sourced to its article (status listeners fire).
 
         The text must be in the admin's words: the draft (the article's sentence) is refused."""
-        self._require(actor)
+        self.admin.require(actor)
         record = self._open(candidate_id)
         final_text = _check_text(text if text is not None else record.text)
         if same_words(final_text, record.sentence):
@@ -227,7 +224,7 @@ class ReviewService:
 
     def reject(self, actor: Actor, candidate_id: int, reason: str) -> ReviewItem:
         """Take the candidate out of the queue; the reason is kept and audited."""
-        self._require(actor)
+        self.admin.require(actor)
         reason = " ".join((reason or "").split())
         if not reason:
             raise AdminInputError("Say why the candidate is rejected (a reason is required).")
