@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     stale_days: int = Field(default=14, ge=0, alias="STRIKEBOT_STALE_DAYS")
     store_user_ids: bool = Field(default=False, alias="STRIKEBOT_STORE_USER_IDS")
     retention_days: int = Field(default=90, ge=1, alias="STRIKEBOT_RETENTION_DAYS")
+    delivery_interval: float = Field(
+        default=15.0, ge=0.1, le=3600, alias="STRIKEBOT_DELIVERY_INTERVAL"
+    )
 
     slack_bot_token: SecretStr | None = Field(default=None, alias="SLACK_BOT_TOKEN")
     slack_app_token: SecretStr | None = Field(default=None, alias="SLACK_APP_TOKEN")

@@ -119,7 +119,15 @@ def test_connects_without_privileged_intents_and_syncs_valid_global_commands(bot
             by_name = {c["name"]: c for c in sync.json}
             assert set(by_name) == {"strike", "strike-admin"}
             subs = {o["name"] for o in by_name["strike"]["options"]}
-            assert subs == {"status", "ask", "topics", "sources", "help"}
+            assert subs == {
+                "status",
+                "ask",
+                "topics",
+                "sources",
+                "help",
+                "subscribe",
+                "unsubscribe",
+            }
             admin_cmd = by_name["strike-admin"]
             assert str(admin_cmd["default_member_permissions"]) == str(1 << 5)
             assert admin_cmd["dm_permission"] is False

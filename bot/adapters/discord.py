@@ -8,6 +8,7 @@ Entry points: `run_discord(settings, bot)` (the `strikebot discord` command) and
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import functools
 import logging
@@ -29,7 +30,9 @@ from bot.core.models import Answer, Fact, Question
 from bot.core.permissions import discord_is_admin
 from bot.core.service import MAX_QUESTION_CHARS, StrikeBot
 from bot.core.suggest import known_questions, suggest_questions
+from bot.core.updates import Deliverer, Delivery, StatusUpdates, SubscriptionService
 from bot.render import discord_embeds as render
+from bot.render.status_updates import discord_update_embed
 from bot.settings import Settings
 from bot.store.db import NotFound, StoreError
 from bot.store.knowledge_files import MAX_TEXT
@@ -44,8 +47,10 @@ APOLOGY = (
 )
 BAD_TOPIC = "The topic must be short lowercase words joined by dots, e.g. offer.pay."
 STORE_TROUBLE = "The bot's database is busy or unavailable right now; please try again shortly."
+GUILD_CHANNELS_ONLY = "Run this in the server channel that should get the updates."
 FEEDBACK_ID = re.compile(r"strikebot:fb:(?P<log_id>[0-9]{1,18}):(?P<helpful>[01])")
 MAX_REMEMBERED_VOTES = 10_000
+DELIVERY_STOP_TIMEOUT_S = 10.0
 
 T = TypeVar("T")
 
@@ -162,6 +167,9 @@ class Frontend:
         self.bot = bot
         self.admin = admin
         self.votes = VoteMemory()
+        self.subscriptions = SubscriptionService(bot.store)
+        self.deliverer = Deliverer(bot.store)
+        StatusUpdates.attach(admin)  # admin changes here queue status updates
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="strikebot-discord")
         self._questions_for: object = None
         self._questions: list[str] = []
@@ -206,12 +214,12 @@ class Frontend:
         )
         return Actor(str(user.id), PLATFORM, is_admin, name=str(user))
 
-    def refusal(self) -> str:
+    def refusal(self, command: str = "/strike-admin") -> str:
         role = self.settings.discord_admin_role.strip()
         who = "people with the Manage Server permission"
         if role:
             who += f" or the `{render.neutralise(role)}` role"
-        return f"Sorry, only {who} can use `/strike-admin` here."
+        return f"Sorry, only {who} can use `{command}` here."
 
 
 # --- sending --------------------------------------------------------------------------
@@ -498,6 +506,33 @@ class StrikeCommands(app_commands.Group):
     async def help(self, interaction: discord.Interaction) -> None:
         await send(interaction, ephemeral=True, embed=embed(render.help_embed()))
 
+    @app_commands.command(description="Admins: post an update here whenever the status changes")
+    async def subscribe(self, interaction: discord.Interaction) -> None:
+        await self._subscription(interaction, "subscribe")
+
+    @app_commands.command(description="Admins: stop posting status updates in this channel")
+    async def unsubscribe(self, interaction: discord.Interaction) -> None:
+        await self._subscription(interaction, "unsubscribe")
+
+    async def _subscription(self, interaction: discord.Interaction, name: str) -> None:
+        """Subscribe or unsubscribe the channel the command is typed in (admins, guilds)."""
+        if interaction.guild_id is None or interaction.channel_id is None:
+            await tell_privately(interaction, GUILD_CHANNELS_ONLY)
+            return
+        actor = self.frontend.actor(interaction)
+        if not actor.is_admin:
+            log.info("refused /strike %s for discord user %s", name, actor.id)
+            await tell_privately(interaction, self.frontend.refusal(f"/strike {name}"))
+            return
+        await defer(interaction, ephemeral=True)
+        change = getattr(self.frontend.subscriptions, name)
+        try:
+            result = await self.frontend.run(change, actor, PLATFORM, str(interaction.channel_id))
+        except (AdminInputError, PermissionDenied, StoreError) as exc:
+            await tell_privately(interaction, explain(exc) or APOLOGY)
+            return
+        await send(interaction, ephemeral=True, content=render.plain_message(result.message))
+
 
 class AdminCommands(
     app_commands.Group,
@@ -674,6 +709,63 @@ class StrikeTree(app_commands.CommandTree):
         await tell_privately(interaction, text)
 
 
+# --- status updates -------------------------------------------------------------------
+
+
+async def post_update(client: discord.Client, delivery: Delivery) -> None:
+    """One update to one channel (by id, no fetch needed); raises when Discord refuses it."""
+    channel = client.get_partial_messageable(int(delivery.channel))
+    data = discord_update_embed(delivery.update)
+    await channel.send(embed=embed(data), allowed_mentions=NO_MENTIONS)
+
+
+async def deliver_updates(
+    client: discord.Client, stop: asyncio.Event | None = None
+) -> dict[str, int]:
+    """One delivery round: claim, post and record each pending update, in order, until done
+    or `stop` is set. The store work runs off the event loop; a failed post is retried
+    next round."""
+    frontend: Frontend = client.strike  # type: ignore[attr-defined]
+    current = frontend.deliverer.round(PLATFORM)
+    while not (stop and stop.is_set()):
+        delivery = await frontend.run(current.next)
+        if delivery is None:
+            break
+        try:
+            await post_update(client, delivery)
+        except Exception as exc:
+            await frontend.run(current.failed, delivery, exc)
+        else:
+            await frontend.run(current.sent, delivery)
+    return dict(current.counts)
+
+
+async def _ready_or_stopped(client: discord.Client, stop: asyncio.Event) -> bool:
+    """Wait until the client is ready (True) or the loop is asked to stop (False)."""
+    ready = asyncio.ensure_future(client.wait_until_ready())
+    stopped = asyncio.ensure_future(stop.wait())
+    done, pending = await asyncio.wait({ready, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    for task in pending:
+        task.cancel()
+    return ready in done
+
+
+async def delivery_loop(client: discord.Client, interval: float, stop: asyncio.Event) -> None:
+    """Deliver status updates once ready and then every `interval` seconds, until `stop`
+    is set. A round is never cut off half-way through a delivery."""
+    if not await _ready_or_stopped(client, stop):
+        return
+    while not stop.is_set():
+        try:
+            await deliver_updates(client, stop)
+        except StoreError as exc:
+            log.warning("status updates not delivered this round: %s", exc)
+        except Exception:
+            log.exception("delivering status updates to Discord failed")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval)
+
+
 # --- the client -----------------------------------------------------------------------
 
 
@@ -690,8 +782,14 @@ class StrikeClientMixin:
         self.tree.add_command(AdminCommands(frontend))
 
     async def setup_hook(self) -> None:
-        """Runs once after login: persistent buttons, then the command sync."""
+        """Runs once after login: persistent buttons, the status-update loop, then the
+        command sync."""
         self.add_dynamic_items(FeedbackButton)  # type: ignore[attr-defined]
+        self._delivery_stop = asyncio.Event()
+        interval = self.strike.settings.delivery_interval
+        self._delivery = asyncio.create_task(
+            delivery_loop(self, interval, self._delivery_stop)  # type: ignore[arg-type]
+        )
         await sync_commands(self.tree, self.strike.settings.discord_guild_id)
 
     async def on_ready(self) -> None:
@@ -717,8 +815,19 @@ class StrikeClientMixin:
             await _reply(message, content=APOLOGY)
 
     async def close(self) -> None:
+        await self._stop_delivery()
         await super().close()  # type: ignore[misc]
         self.strike.close()
+
+    async def _stop_delivery(self) -> None:
+        """Let the delivery loop finish the update it is sending, then end it."""
+        task: asyncio.Task | None = getattr(self, "_delivery", None)
+        if task is None or task.done():
+            return
+        self._delivery_stop.set()
+        _done, pending = await asyncio.wait({task}, timeout=DELIVERY_STOP_TIMEOUT_S)
+        for unfinished in pending:
+            unfinished.cancel()
 
 
 class StrikeClient(StrikeClientMixin, discord.Client):

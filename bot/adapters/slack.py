@@ -30,8 +30,10 @@ from bot.core.admin import Actor, AdminInputError, AdminService, PermissionDenie
 from bot.core.models import Question
 from bot.core.permissions import slack_is_admin
 from bot.core.service import StrikeBot
-from bot.core.slash_commands import ASK, Command, parse_admin, parse_strike
+from bot.core.slash_commands import ASK, SUBSCRIBE, UNSUBSCRIBE, Command, parse_admin, parse_strike
+from bot.core.updates import Deliverer, StatusUpdate, StatusUpdates, SubscriptionService
 from bot.render import slack_blocks as kit
+from bot.render.status_updates import slack_update_message
 from bot.settings import Settings
 from bot.store.db import NotFound, StoreError
 
@@ -45,6 +47,12 @@ SEEN_LIMIT = 5000
 ADMIN_REFUSAL = (
     "Sorry, only strikebot admins can use `/strike-admin`; nothing was changed. "
     "Ask an admin if a fact needs fixing."
+)
+SUBSCRIBE_REFUSAL = (
+    "Sorry, only strikebot admins can subscribe or unsubscribe a channel; nothing was changed."
+)
+NOT_A_CHANNEL = (
+    "Run `/strike subscribe` in the channel that should get the updates, not in a direct message."
 )
 FAILURE = "Sorry, something went wrong on my side; please try again in a moment."
 STORE_FAILURE = "Sorry, I can't reach my database right now; please try again shortly."
@@ -104,6 +112,8 @@ class StrikeSlack:
         self.seen = Seen()
         self.votes = Seen()
         self.sent = Recent()
+        self.subscriptions = SubscriptionService(bot.store)
+        StatusUpdates.attach(admin)  # admin changes here queue status updates
         # One core call at a time from Slack's listener threads: the store shares a connection.
         self.core = threading.RLock()
 
@@ -187,10 +197,16 @@ class StrikeSlack:
 
     # --- the /strike command -------------------------------------------------------------
 
-    def on_strike(self, ack: Callable[..., None], command: dict[str, Any], respond) -> None:
-        """`/strike status|topics|sources|help|<question> [public]`."""
+    def on_strike(
+        self, ack: Callable[..., None], command: dict[str, Any], respond, client: WebClient
+    ) -> None:
+        """`/strike status|topics|sources|subscribe|unsubscribe|help|<question> [public]`."""
         ack()
         cmd = parse_strike(kit.question_from_slack(command.get("text")))
+        if cmd.name in (SUBSCRIBE, UNSUBSCRIBE):
+            body = self.subscription_reply(cmd, command, client)
+            self.send(respond, {**body, "response_type": "ephemeral"})
+            return
         public = cmd.public or cmd.name == "status"
         body = self.compute(
             lambda: self.strike_reply(cmd, command.get("user_id"), command.get("channel_id"))
@@ -206,6 +222,22 @@ class StrikeSlack:
             return body
         return self.common_reply(cmd)
 
+    def subscription_reply(
+        self, cmd: Command, command: dict[str, Any], client: WebClient
+    ) -> dict[str, Any]:
+        """`/strike subscribe|unsubscribe` for the channel it is typed in (admins only)."""
+        user = command.get("user_id") or ""
+        channel = command.get("channel_id") or ""
+        if not self.is_admin(user, client):
+            log.info("refused /strike %s for non-admin %s", cmd.name, user)
+            return kit.notice(SUBSCRIBE_REFUSAL)
+        if not channel or channel.startswith("D"):
+            return kit.notice(NOT_A_CHANNEL)
+        actor = Actor(user, "slack", is_admin=True, name=command.get("user_name"))
+        service = self.subscriptions
+        change = service.subscribe if cmd.name == SUBSCRIBE else service.unsubscribe
+        return self.compute(lambda: kit.notice(change(actor, "slack", channel).message))
+
     def common_reply(self, cmd: Command) -> dict[str, Any]:
         """Replies shared by the slash command, mentions and DMs."""
         if cmd.name == "status":
@@ -214,6 +246,8 @@ class StrikeSlack:
             return kit.topics_message(self.bot.topics())
         if cmd.name == "sources":
             return kit.sources_message(self.bot.sources())
+        if cmd.name in (SUBSCRIBE, UNSUBSCRIBE):
+            return kit.notice(f"Admins: type `/strike {cmd.name}` in the channel to do that.")
         return kit.help_message(cmd.problem)
 
     # --- mentions and direct messages ----------------------------------------------------
@@ -373,6 +407,45 @@ def _api_error(exc: Exception) -> str:
     if isinstance(exc, SlackApiError):
         return str(exc.response.get("error") or exc.response.status_code)
     return str(getattr(exc, "reason", exc))
+
+
+# --- status updates ---------------------------------------------------------------------
+
+
+class SlackDelivery:
+    """Posts queued status updates to subscribed Slack channels: one round now and then
+    every `interval` seconds, on a daemon thread, until `stop` is set."""
+
+    def __init__(self, bot: StrikeBot, client: WebClient, interval: float = 15.0):
+        self.deliverer = Deliverer(bot.store)
+        self.client = client
+        self.interval = interval
+
+    def post(self, channel: str, update: StatusUpdate) -> None:
+        """One update to one channel; raises when Slack refuses it (it is retried later)."""
+        body = slack_update_message(update)
+        self.client.chat_postMessage(channel=channel, **POST_OPTIONS, **body)
+
+    def run_once(self) -> dict[str, int]:
+        """Send what is pending now; returns how many were sent and how many failed."""
+        return self.deliverer.deliver_pending("slack", self.post)
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                self.run_once()
+            except StoreError as exc:
+                log.warning("status updates not delivered this round: %s", exc)
+            except Exception:
+                log.exception("delivering status updates to Slack failed")
+            stop.wait(self.interval)
+
+    def start(self, stop: threading.Event) -> threading.Thread:
+        thread = threading.Thread(
+            target=self.run, args=(stop,), name="slack-status-updates", daemon=True
+        )
+        thread.start()
+        return thread
 
 
 # --- building and running ---------------------------------------------------------------
@@ -563,6 +636,7 @@ def run_slack(
     _check_bot_token(client, settings.slack_api_url)
     app = build_app(settings, bot, AdminService(bot), client=client)
     stop = stop or threading.Event()
+    SlackDelivery(bot, client, settings.delivery_interval).start(stop)
     if app_token:
         _run_socket_mode(app, app_token, client, stop)
     else:

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 
 ASK = "ask"
 HELP = "help"
-STRIKE_COMMANDS = ("status", "topics", "sources", HELP)
+SUBSCRIBE = "subscribe"
+UNSUBSCRIBE = "unsubscribe"
+STRIKE_COMMANDS = ("status", "topics", "sources", SUBSCRIBE, UNSUBSCRIBE, HELP)
 ADMIN_COMMANDS = ("add", "retract", "restore", "audit", "unanswered", HELP)
 HELP_WORDS = frozenset({"?", "h", "commands", "usage", "menu"})
 PUBLIC_WORD = "public"
@@ -25,6 +27,8 @@ STRIKE_HELP: tuple[tuple[str, str], ...] = (
     ("status", "the latest picture, posted in the channel"),
     ("topics", "what I can answer about"),
     ("sources", "the sources behind my answers"),
+    ("subscribe", "admins: post an update in this channel whenever the status changes"),
+    ("unsubscribe", "admins: stop those updates in this channel"),
     ("help", "this list"),
 )
 

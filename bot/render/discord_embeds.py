@@ -43,6 +43,8 @@ HELP_TEXT = (
     "`/strike status` the latest picture, posted for the channel\n"
     "`/strike topics` what I can answer about\n"
     "`/strike sources` the sources behind my answers\n"
+    "`/strike subscribe` / `/strike unsubscribe` (admins) post an update in this channel "
+    "whenever the status changes, or stop doing so\n"
     "`/strike help` this message\n\n"
     "You can also mention me (`@strikebot how long has the strike lasted?`) or send me a "
     "direct message.\n"

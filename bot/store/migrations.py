@@ -180,7 +180,17 @@ def _v2(db: sqlite_utils.Database) -> None:
     db["deliveries"].create_index(["status"])
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2]
+def _v3(db: sqlite_utils.Database) -> None:
+    """Status updates as data (for per-platform rendering), who unsubscribed a channel, and
+    when a delivery was claimed for sending."""
+    db["status_updates"].add_column("details", str)  # JSON: label, before, after, source
+    db["subscriptions"].add_column("removed_by", str)
+    db["subscriptions"].add_column("removed_at", str)
+    db["deliveries"].add_column("claimed_at", str)
+    db["deliveries"].create_index(["subscription_id", "status"])
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3]
 
 
 def current_version(db: sqlite_utils.Database) -> int:
