@@ -22,6 +22,7 @@ from bot.core.models import Answer, Fact, Question
 from bot.core.report import Report, ReportService
 from bot.core.review import ReviewItem, ReviewService
 from bot.core.service import BotConfig, StrikeBot
+from bot.core.updates import StatusUpdates
 from bot.render.text import human_date
 from bot.settings import Settings
 from bot.store.db import NotFound, Store, StoreError, fact_json
@@ -69,7 +70,10 @@ class App:
 
     @cached_property
     def admin(self) -> AdminService:
-        return AdminService(self.bot)
+        admin = AdminService(self.bot)
+        # Status changes made here are queued; the running bot posts them to channels.
+        StatusUpdates.attach(admin)
+        return admin
 
 
 def guarded(func: Callable[..., Any]) -> Callable[..., Any]:

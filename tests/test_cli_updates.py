@@ -1,0 +1,42 @@
+"""A status change made from the command line is queued for the subscribed channels."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from bot.core.admin import Actor
+from bot.core.updates import SubscriptionService
+from bot.store.db import Store
+from bot.store.subscriptions import SubscriptionStore
+
+
+def strikebot(db: Path, *args: str) -> subprocess.CompletedProcess:
+    exe = Path(sys.executable).with_name("strikebot")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "bot"]
+    return subprocess.run(
+        [*cmd, "--db", str(db), *args], capture_output=True, text=True, timeout=60
+    )
+
+
+def test_cli_fact_add_queues_one_delivery_per_subscribed_channel(tmp_path):
+    db = tmp_path / "s.db"
+    assert strikebot(db, "status").returncode == 0  # first run loads the bundled knowledge
+    store = Store(db)
+    service = SubscriptionService(store)
+    admin = Actor("U1", "slack", is_admin=True)
+    service.subscribe(admin, "slack", "C1")
+    service.subscribe(Actor("9", "discord", is_admin=True), "discord", "42")
+    added = strikebot(
+        db, "facts", "add", "--text", "The strike ended after 148 days.", "--topic", "strike.duration",
+        "--as-of", "2023-09-27", "--source-title", "Later report", "--published", "2023-09-27",
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    deliveries = SubscriptionStore(store).deliveries()
+    assert sorted((d["platform"], d["channel"], d["status"]) for d in deliveries) == [
+        ("discord", "42", "pending"),
+        ("slack", "C1", "pending"),
+    ]
+    [update] = SubscriptionStore(store).updates()
+    assert "148 days" in update["message"] and "130 days" in update["message"]
