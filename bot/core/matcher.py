@@ -319,7 +319,13 @@ class Matcher:
         entry = self.entries[index]
         total = sum(analysis.weights.values()) or 1.0
         covered = sum(w for c, w in analysis.weights.items() if c in entry.concepts)
-        coverage = covered / total
+        # An everyday word the fact lacks is not held against it.
+        missing_generic = sum(
+            w
+            for c, w in analysis.weights.items()
+            if c in self.language.generic and c not in entry.concepts
+        )
+        coverage = covered / ((total - missing_generic) or 1.0)
         score = COVERAGE_SHARE * coverage**COVERAGE_POWER + (1 - COVERAGE_SHARE) * fuzzy
         concepts = analysis.concepts
         for alias in entry.aliases:
