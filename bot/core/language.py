@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from itertools import repeat
 
 _TOKEN_RE = re.compile(r"\d+(?:[.,]\d+)?|[^\W\d_]+", re.UNICODE)
 _QUOTES = str.maketrans(
@@ -19,7 +20,8 @@ _QUOTES = str.maketrans(
         "\u00a0": " ",
     }
 )
-MAX_PHRASE = 6
+_MISS = object()
+_FIGURE_RE = re.compile(r"(?<!\S)\d[\d.]*(?!\S)")
 _BREAKS = frozenset(("Cc", "Cs", "Co", "Cn", "Zl", "Zp"))
 _ASCII_BREAKS = {i: " " for i in [*range(32), 127]}
 _PERCENT_RE = re.compile(r"(\d)\s*%")
@@ -82,12 +84,21 @@ def answer_markers(toks: list[str], concepts: list[str]) -> set[str]:
     (number words count: their concepts are figures)."""
     marks = set(toks)
     marks.update(concepts)
-    numbers = [c for c in concepts if c[:1].isdigit()]
+    numbers = _FIGURE_RE.findall(" ".join(concepts))
     if numbers:
         marks.add("#number")
     if any(len(t) == 4 and t.isdigit() and 1900 <= int(t) <= 2100 for t in numbers):
         marks.add("#year")
     return marks
+
+
+def _phrase_lengths(phrases: dict[tuple[str, ...], str]) -> dict[str, tuple[int, ...]]:
+    """For each word that starts a multi-word phrase, the phrase lengths, longest first."""
+    lengths: dict[str, set[int]] = {}
+    for key in phrases:
+        if len(key) > 1:
+            lengths.setdefault(key[0], set()).add(len(key))
+    return {word: tuple(sorted(sizes, reverse=True)) for word, sizes in lengths.items()}
 
 
 @dataclass(slots=True)
@@ -102,8 +113,7 @@ class Language:
     entities: frozenset[str] = frozenset()
     generic: frozenset[str] = frozenset()
     answer_types: dict[tuple[str, ...], frozenset[str]] = field(default_factory=dict)
-    max_phrase: int = 1
-    phrase_starts: frozenset[str] = frozenset()
+    phrase_lengths: dict[str, tuple[int, ...]] = field(default_factory=dict)
     _words: dict[str, str | None] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -146,8 +156,7 @@ class Language:
                 for cue, words in (answer_types or {}).items()
                 if tokens(cue)
             },
-            max_phrase=max((len(k) for k in phrases), default=1),
-            phrase_starts=frozenset(k[0] for k in phrases if len(k) > 1),
+            phrase_lengths=_phrase_lengths(phrases),
         )
 
     @property
@@ -201,36 +210,31 @@ class Language:
 
         The second list holds the words inside matched phrases (but not inside names), which
         fact texts are also indexed under: "viewership data" still answers "the data"."""
+        word = self._word
+        # Every token's own concept, looked up in C; misses (new words) are filled in once.
+        mapped = list(map(self._words.get, toks, repeat(_MISS)))
+        if _MISS in mapped:
+            mapped = [word(t) if m is _MISS else m for t, m in zip(toks, mapped, strict=True)]
+        lengths = self.phrase_lengths
         out: list[str] = []
         parts: list[str] = []
-        i, n = 0, len(toks)
-        starts, phrases, word, words = self.phrase_starts, self.phrases, self._word, self._words
-        while i < n:
-            tok = toks[i]
-            if tok not in starts:
-                concept = words[tok] if tok in words else word(tok)
-                if concept is not None:
-                    out.append(concept)
-                i += 1
+        done, n = 0, len(toks)
+        phrases = self.phrases
+        for start in [i for i, t in enumerate(toks) if t in lengths]:
+            if start < done:
                 continue
-            if tok in starts:
-                for size in range(min(self.max_phrase, n - i), 1, -1):
-                    key = tuple(toks[i : i + size])
-                    canonical = phrases.get(key)
-                    if canonical is not None:
-                        out.append(canonical)
-                        if canonical not in self.entities:
-                            parts.extend(c for c in map(word, key) if c is not None)
-                        i += size
-                        break
-                else:
-                    canonical = None
-                if canonical is not None:
+            for size in lengths[toks[start]]:
+                if start + size > n:
                     continue
-            concept = word(tok)
-            if concept is not None:
-                out.append(concept)
-            i += 1
+                canonical = phrases.get(tuple(toks[start : start + size]))
+                if canonical is not None:
+                    out.extend(filter(None, mapped[done:start]))
+                    out.append(canonical)
+                    if canonical not in self.entities:
+                        parts.extend(filter(None, mapped[start : start + size]))
+                    done = start + size
+                    break
+        out.extend(filter(None, mapped[done:]))
         return out, parts
 
     def concepts(self, toks: list[str]) -> list[str]:
