@@ -5,10 +5,13 @@ from __future__ import annotations
 import pytest
 
 from bot.core.slash_commands import (
+    ADMIN_HELP,
     ASK,
     DEFAULT_LIST_LIMIT,
+    DEFAULT_REPORT_DAYS,
     HELP,
     MAX_LIST_LIMIT,
+    MAX_REPORT_DAYS,
     parse_admin,
     parse_strike,
 )
@@ -122,3 +125,35 @@ def test_admin_audit_and_unanswered_limits() -> None:
     assert parse_admin("unanswered 100000").limit == MAX_LIST_LIMIT
     assert parse_admin("unanswered 0").limit == 1
     assert parse_admin("unanswered lots").limit == DEFAULT_LIST_LIMIT
+
+
+def test_admin_article_keeps_the_title_to_prefill() -> None:
+    cmd = parse_admin("article  Tentative deal ends the strike ")
+    assert (cmd.name, cmd.text) == ("article", "Tentative deal ends the strike")
+    assert parse_admin("Article").text == ""
+
+
+@pytest.mark.parametrize(("text", "name"), [("review", "review"), ("due", "due"), ("DUE", "due")])
+def test_admin_review_and_due(text: str, name: str) -> None:
+    cmd = parse_admin(text)
+    assert (cmd.name, cmd.problem) == (name, None)
+
+
+def test_admin_report_days() -> None:
+    assert parse_admin("report").days == DEFAULT_REPORT_DAYS
+    assert (parse_admin("report 7").name, parse_admin("report 7").days) == ("report", 7)
+    assert parse_admin("report 0").days == 1
+    assert parse_admin("report 100000").days == MAX_REPORT_DAYS
+    cmd = parse_admin("report weekly")
+    assert cmd.name == HELP and "`report 7`" in (cmd.problem or "")
+
+
+def test_admin_typos_of_the_new_commands() -> None:
+    assert "`review`" in (parse_admin("reveiw").problem or "")
+    assert "`article`" in (parse_admin("artcle").problem or "")
+
+
+def test_admin_help_lists_every_command() -> None:
+    usages = " ".join(usage for usage, _ in ADMIN_HELP)
+    for word in ("add", "article", "review", "due", "report", "retract", "restore", "audit"):
+        assert word in usages

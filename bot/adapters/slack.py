@@ -1,5 +1,6 @@
 """The Slack adapter: a Bolt app that turns mentions, DMs, `/strike`, `/strike-admin`,
-buttons and the add-fact modal into calls on the core, and the core's answers into Block Kit.
+buttons and modals (add a fact, add an article, review its candidates) into calls on the
+core, and the core's answers into Block Kit.
 
 It runs in Socket Mode when SLACK_APP_TOKEN is set, otherwise as an HTTP server whose
 requests Bolt verifies with SLACK_SIGNING_SECRET. Every request is acknowledged first and
@@ -8,6 +9,7 @@ the slow work (answering, posting) happens after the ack, within Bolt's listener
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 import sys
@@ -25,10 +27,14 @@ from slack_bolt import App, BoltResponse
 from slack_bolt.request import BoltRequest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slack_sdk.webhook import WebhookClient
 
 from bot.core.admin import Actor, AdminInputError, AdminService, PermissionDenied
+from bot.core.due import due_facts
 from bot.core.models import Question
 from bot.core.permissions import slack_is_admin
+from bot.core.report import ReportService
+from bot.core.review import ReviewService
 from bot.core.service import StrikeBot
 from bot.core.slash_commands import ASK, SUBSCRIBE, UNSUBSCRIBE, Command, parse_admin, parse_strike
 from bot.core.updates import Deliverer, StatusUpdate, StatusUpdates, SubscriptionService
@@ -36,6 +42,7 @@ from bot.render import slack_blocks as kit
 from bot.render.status_updates import slack_update_message
 from bot.settings import Settings
 from bot.store.db import NotFound, StoreError
+from bot.store.review_queue import PENDING, closed_reason
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +66,8 @@ STORE_FAILURE = "Sorry, I can't reach my database right now; please try again sh
 BOT_TOKEN_NAME = "Bot User OAuth Token"
 APP_TOKEN_NAME = "app-level token"
 POST_OPTIONS = {"unfurl_links": False, "unfurl_media": False, "link_names": False, "parse": "none"}
+EPHEMERAL_OPTIONS = {"link_names": False, "parse": "none"}
+REVIEW_FETCH = 1000  # pending candidates read to count them; at most kit.REVIEW_SHOWN are shown
 
 Reply = Callable[[dict[str, Any]], Any]
 
@@ -113,6 +122,8 @@ class StrikeSlack:
         self.votes = Seen()
         self.sent = Recent()
         self.subscriptions = SubscriptionService(bot.store)
+        self.review = ReviewService(bot, admin)
+        self.reports = ReportService(bot, admin)
         StatusUpdates.attach(admin)  # admin changes here queue status updates
         # One core call at a time from Slack's listener threads: the store shares a connection.
         self.core = threading.RLock()
@@ -127,6 +138,12 @@ class StrikeSlack:
         app.action(kit.ACTION_HELPFUL)(self.on_feedback)
         app.action(kit.ACTION_NOT_HELPFUL)(self.on_feedback)
         app.view(kit.ADD_FACT_CALLBACK)(self.on_add_submitted)
+        app.view(kit.ARTICLE_CALLBACK)(self.on_article_submitted)
+        for action_id in kit.REVIEW_ACTIONS:
+            app.action(action_id)(self.on_review_button)
+        app.view(kit.REVIEW_ACCEPT_CALLBACK)(self.on_candidate_submitted)
+        app.view(kit.REVIEW_EDIT_CALLBACK)(self.on_candidate_submitted)
+        app.view(kit.REVIEW_REJECT_CALLBACK)(self.on_reject_submitted)
 
     # --- retries and duplicates ----------------------------------------------------------
 
@@ -319,7 +336,8 @@ class StrikeSlack:
     def on_admin(
         self, ack: Callable[..., None], command: dict[str, Any], respond, client: WebClient
     ) -> None:
-        """`/strike-admin add|retract|restore|audit|unanswered|help`, for admins only."""
+        """`/strike-admin add|article|review|due|report|retract|restore|audit|unanswered|help`,
+        for admins only."""
         ack()
         user = command.get("user_id") or ""
         cmd = parse_admin(kit.plain_from_slack(command.get("text")))
@@ -329,6 +347,9 @@ class StrikeSlack:
             return
         if cmd.name == "add":
             self.open_add_modal(client, command, cmd, respond)
+            return
+        if cmd.name == "article":
+            self.open_article_modal(client, command, cmd, respond)
             return
         actor = Actor(user, "slack", is_admin=True, name=command.get("user_name"))
         body = self.compute(lambda: self.admin_reply(cmd, actor))
@@ -346,6 +367,15 @@ class StrikeSlack:
             return kit.audit_message(self.admin.audit(actor, limit=cmd.limit, fact_id=fact_id))
         if cmd.name == "unanswered":
             return kit.unanswered_message(self.admin.unanswered(actor, limit=cmd.limit))
+        if cmd.name == "review":
+            return self.review_list()
+        if cmd.name == "due":
+            today = self.bot.today()
+            return kit.due_message(
+                due_facts(self.bot.store.facts(include_retracted=False), today), today
+            )
+        if cmd.name == "report":
+            return kit.report_message(self.reports.build(actor, cmd.days))
         return kit.admin_help_message(cmd.problem)
 
     def open_add_modal(self, client: WebClient, command: dict, cmd: Command, respond) -> None:
@@ -390,6 +420,247 @@ class StrikeSlack:
             ack(response_action="errors", errors={"fact_text": STORE_FAILURE})
             return
         ack(response_action="update", view=kit.fact_added_view(fact))
+
+    # --- articles and the review queue ---------------------------------------------------
+
+    def open_article_modal(self, client: WebClient, command: dict, cmd: Command, respond) -> None:
+        """Open the article form; the channel is kept to reply there after submission."""
+        metadata = json.dumps({"channel": command.get("channel_id") or ""})
+        view = kit.article_modal(today=self.bot.today(), title=cmd.text, metadata=metadata)
+        try:
+            client.views_open(trigger_id=command.get("trigger_id"), view=view)
+        except (SlackApiError, URLError, OSError) as exc:
+            log.warning("views.open failed: %s", _api_error(exc))
+            message = "Sorry, I couldn't open the form; please run `/strike-admin article` again."
+            self.send(respond, {**kit.notice(message), "response_type": "ephemeral"})
+
+    def on_article_submitted(
+        self, ack: Callable[..., None], body: dict[str, Any], view: dict, client: WebClient
+    ) -> None:
+        """The article form was submitted: permission re-checked, then the core stores the
+        article and proposes its candidates; the admin is told how many, privately."""
+        user = (body.get("user") or {}).get("id") or ""
+        fields = kit.read_form(_state(view), kit.ARTICLE_FIELDS)
+        actor = Actor(user, "slack", is_admin=self.is_admin(user, client), name=_username(body))
+        title = fields["article_title"] or ""
+        try:
+            with self.core:
+                _, items = self.review.add_article(
+                    actor,
+                    kit.article_text(fields),
+                    title,
+                    fields["article_published"] or "",
+                    url=fields["article_url"],
+                    publisher=fields["article_publisher"],
+                )
+        except PermissionDenied as exc:
+            ack(response_action="update", view=kit.modal_notice("Not allowed", str(exc)))
+            return
+        except AdminInputError as exc:
+            ack(response_action="errors", errors={kit.article_error_field(str(exc)): str(exc)})
+            return
+        except StoreError as exc:
+            log.error("store error: %s", exc)
+            ack(response_action="errors", errors={"article_text": STORE_FAILURE})
+            return
+        title = " ".join(title.split())
+        ack(response_action="update", view=kit.article_added_view(title, len(items)))
+        channel = _metadata(view).get("channel") or ""
+        self.tell(client, user, channel, kit.article_added_message(title, len(items)))
+
+    def tell(self, client: WebClient, user: str, channel: str, body: dict[str, Any]) -> None:
+        """A message only `user` sees: ephemeral in `channel`, else a direct message."""
+        if channel:
+            try:
+                client.chat_postEphemeral(channel=channel, user=user, **EPHEMERAL_OPTIONS, **body)
+                return
+            except (SlackApiError, URLError, OSError) as exc:
+                log.info(
+                    "chat.postEphemeral in %s failed (%s); sending a DM", channel, _api_error(exc)
+                )
+        try:
+            client.chat_postMessage(channel=user, **POST_OPTIONS, **body)
+        except (SlackApiError, URLError, OSError) as exc:
+            log.warning("could not message %s: %s", user, _api_error(exc))
+
+    def review_list(self, note: str | None = None) -> dict[str, Any]:
+        """The pending candidates, with buttons (call with the core lock held)."""
+        items = self.review.pending(limit=REVIEW_FETCH)
+        return kit.review_message(items[: kit.REVIEW_SHOWN], len(items), note)
+
+    def refresh_list(self, response_url: str | None, note: str) -> None:
+        """Redraw the review list the buttons were in, after one of them did its work."""
+        if not response_url or not response_url.startswith(("https://", "http://")):
+            return
+        body = self.compute(lambda: self.review_list(note))
+        try:
+            response = WebhookClient(response_url, timeout=10).send_dict(
+                {**body, "response_type": "ephemeral", "replace_original": True}
+            )
+        except (URLError, OSError) as exc:
+            log.warning("could not redraw the review list: %s", _api_error(exc))
+            return
+        if response.status_code != 200:
+            log.warning("response_url answered %s: %s", response.status_code, response.body)
+
+    def on_review_button(
+        self, ack: Callable[..., None], body: dict[str, Any], action: dict, respond, client
+    ) -> None:
+        """Accept / Edit / Reject under a candidate: open its form (admins only)."""
+        ack()
+        user = (body.get("user") or {}).get("id") or ""
+        if not self.is_admin(user, client):
+            log.info("refused review button for non-admin %s", user)
+            self.send(respond, _private(kit.notice(ADMIN_REFUSAL)))
+            return
+        try:
+            candidate_id = int(action.get("value", ""))
+        except ValueError:
+            return
+        try:
+            with self.core:
+                item = self.review.candidate(candidate_id)
+        except NotFound as exc:
+            self.send(respond, _private(kit.notice(str(exc))))
+            return
+        except StoreError as exc:
+            log.error("store error: %s", exc)
+            self.send(respond, _private(kit.notice(STORE_FAILURE)))
+            return
+        record = item.record
+        if record.status != PENDING:
+            note = closed_reason(record.id, record.status, record.fact_id, record.note)
+            self.refresh_list(body.get("response_url"), note)
+            return
+        metadata = json.dumps({"candidate": candidate_id, "response_url": body.get("response_url")})
+        if action.get("action_id") == kit.ACTION_REVIEW_REJECT:
+            view = kit.reject_modal(item, metadata=metadata)
+        else:
+            accept = action.get("action_id") == kit.ACTION_REVIEW_ACCEPT
+            view = kit.candidate_modal(
+                item, accept=accept, today=self.bot.today(), metadata=metadata
+            )
+        try:
+            client.views_open(trigger_id=body.get("trigger_id"), view=view)
+        except (SlackApiError, URLError, OSError) as exc:
+            log.warning("views.open failed: %s", _api_error(exc))
+            message = "Sorry, I couldn't open the form; please press the button again."
+            self.send(respond, _private(kit.notice(message)))
+
+    def on_candidate_submitted(
+        self, ack: Callable[..., None], body: dict[str, Any], view: dict, client: WebClient
+    ) -> None:
+        """The Accept or Edit form was submitted: permission re-checked, then the core
+        accepts the candidate as a fact (or saves the rewording)."""
+        user = (body.get("user") or {}).get("id") or ""
+        metadata = _metadata(view)
+        candidate_id = _candidate_id(metadata)
+        fields = kit.read_form(_state(view), kit.CANDIDATE_FIELDS)
+        actor = Actor(user, "slack", is_admin=self.is_admin(user, client), name=_username(body))
+        accept = view.get("callback_id") == kit.REVIEW_ACCEPT_CALLBACK
+        text, topic, as_of = (fields[f] for f in kit.CANDIDATE_FIELDS)
+        try:
+            with self.core:
+                if accept:
+                    fact = self.review.accept(
+                        actor, candidate_id, text=text or "", topic=topic, as_of=as_of
+                    )
+                    done = kit.accepted_view(candidate_id, fact)
+                    note = f"Accepted candidate #{candidate_id} as fact {fact.id}."
+                else:
+                    record = self.review.candidate(candidate_id).record
+                    old_as_of = record.as_of.isoformat() if record.as_of else None
+                    item = self.review.edit(
+                        actor,
+                        candidate_id,
+                        text=_changed(" ".join((text or "").split()), record.text),
+                        topic=_changed(topic, record.topic),
+                        as_of=_changed(as_of, old_as_of),
+                    )
+                    done = kit.edited_view(item)
+                    note = f"Saved candidate #{candidate_id}."
+        except PermissionDenied as exc:
+            ack(response_action="update", view=kit.modal_notice("Not allowed", str(exc)))
+            return
+        except (AdminInputError, NotFound) as exc:
+            field = kit.candidate_error_field(str(exc))
+            if field:
+                ack(response_action="errors", errors={field: str(exc)})
+            else:
+                ack(response_action="update", view=kit.modal_notice("Not done", str(exc)))
+                self.refresh_list(metadata.get("response_url"), str(exc))
+            return
+        except StoreError as exc:
+            log.error("store error: %s", exc)
+            ack(response_action="errors", errors={"candidate_text": STORE_FAILURE})
+            return
+        ack(response_action="update", view=done)
+        self.refresh_list(metadata.get("response_url"), note)
+
+    def on_reject_submitted(
+        self, ack: Callable[..., None], body: dict[str, Any], view: dict, client: WebClient
+    ) -> None:
+        """The Reject form was submitted: permission re-checked, then the core rejects the
+        candidate and keeps the reason."""
+        user = (body.get("user") or {}).get("id") or ""
+        metadata = _metadata(view)
+        candidate_id = _candidate_id(metadata)
+        reason = kit.read_form(_state(view), kit.REJECT_FIELDS)["reject_reason"] or ""
+        actor = Actor(user, "slack", is_admin=self.is_admin(user, client), name=_username(body))
+        try:
+            with self.core:
+                item = self.review.reject(actor, candidate_id, reason)
+        except PermissionDenied as exc:
+            ack(response_action="update", view=kit.modal_notice("Not allowed", str(exc)))
+            return
+        except (AdminInputError, NotFound) as exc:
+            if "reason" in str(exc).lower():
+                ack(response_action="errors", errors={"reject_reason": str(exc)})
+            else:
+                ack(response_action="update", view=kit.modal_notice("Not done", str(exc)))
+                self.refresh_list(metadata.get("response_url"), str(exc))
+            return
+        except StoreError as exc:
+            log.error("store error: %s", exc)
+            ack(response_action="errors", errors={"reject_reason": STORE_FAILURE})
+            return
+        ack(response_action="update", view=kit.rejected_view(item))
+        self.refresh_list(metadata.get("response_url"), f"Rejected candidate #{item.id}.")
+
+
+def _state(view: dict[str, Any]) -> dict[str, Any]:
+    return (view.get("state") or {}).get("values") or {}
+
+
+def _metadata(view: dict[str, Any]) -> dict[str, Any]:
+    """What we put in the form's private_metadata (Slack hands it back as it was)."""
+    try:
+        data = json.loads(view.get("private_metadata") or "{}")
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _candidate_id(metadata: dict[str, Any]) -> int:
+    """The candidate a form is about (0, which no candidate has, when missing)."""
+    value = metadata.get("candidate")
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _changed(new: str | None, old: str | None) -> str | None:
+    """The new value when it differs from the old one, else None (left unchanged)."""
+    return new if new is not None and new != old else None
+
+
+def _username(body: dict[str, Any]) -> str | None:
+    user = body.get("user") or {}
+    return user.get("username") or user.get("name")
+
+
+def _private(body: dict[str, Any]) -> dict[str, Any]:
+    """A reply through a button's response_url that only the clicker sees, leaving the
+    message with the button as it was."""
+    return {**body, "response_type": "ephemeral", "replace_original": False}
 
 
 def _not_a_person(event: dict[str, Any]) -> bool:

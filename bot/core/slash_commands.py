@@ -15,11 +15,24 @@ HELP = "help"
 SUBSCRIBE = "subscribe"
 UNSUBSCRIBE = "unsubscribe"
 STRIKE_COMMANDS = ("status", "topics", "sources", SUBSCRIBE, UNSUBSCRIBE, HELP)
-ADMIN_COMMANDS = ("add", "retract", "restore", "audit", "unanswered", HELP)
+ADMIN_COMMANDS = (
+    "add",
+    "article",
+    "review",
+    "due",
+    "report",
+    "retract",
+    "restore",
+    "audit",
+    "unanswered",
+    HELP,
+)
 HELP_WORDS = frozenset({"?", "h", "commands", "usage", "menu"})
 PUBLIC_WORD = "public"
 DEFAULT_LIST_LIMIT = 20
 MAX_LIST_LIMIT = 50
+DEFAULT_REPORT_DAYS = 30
+MAX_REPORT_DAYS = 366
 
 STRIKE_HELP: tuple[tuple[str, str], ...] = (
     ("<question>", "answer a question about the strike (only you see it)"),
@@ -34,6 +47,18 @@ STRIKE_HELP: tuple[tuple[str, str], ...] = (
 
 ADMIN_HELP: tuple[tuple[str, str], ...] = (
     ("add [fact text]", "add a fact with its source (opens a form)"),
+    (
+        "article [title]",
+        "add an article (opens a form): its sentences with figures, dates, parties or quotes "
+        "become candidate facts, published only once an admin accepts them",
+    ),
+    ("review", "candidate facts waiting for review, with Accept / Edit / Reject buttons"),
+    ("due", "facts whose review-by date has come"),
+    (
+        "report [DAYS]",
+        "questions not answered or voted not helpful (grouped, with the closest fact), the "
+        "facts served most and the answer rate, over the last DAYS days (default 30)",
+    ),
     ("retract FACT_ID reason", "withdraw a fact from answers (it is kept)"),
     ("restore FACT_ID [reason]", "undo a retraction"),
     ("audit [FACT_ID]", "who changed what, newest first"),
@@ -46,9 +71,10 @@ ADMIN_HELP: tuple[tuple[str, str], ...] = (
 class Command:
     """One parsed command: `name` is a sub-command, `ask`, or `help`.
 
-    `text` is the question (for `ask`), the reason (retract/restore) or the fact text to
-    prefill (add); `args` holds positional values such as a fact id; `problem` is a short
-    note for the user when the text was not understood (shown above the help).
+    `text` is the question (for `ask`), the reason (retract/restore), the fact text to
+    prefill (add) or the article title to prefill (article); `args` holds positional values
+    such as a fact id; `problem` is a short note for the user when the text was not
+    understood (shown above the help); `days` is the period of a report.
     """
 
     name: str
@@ -57,6 +83,7 @@ class Command:
     public: bool = False
     problem: str | None = None
     limit: int = DEFAULT_LIST_LIMIT
+    days: int = DEFAULT_REPORT_DAYS
 
 
 def _word(token: str) -> str:
@@ -128,6 +155,15 @@ def parse_admin(text: str | None) -> Command:
         return Command("audit", args=(fact_id,) if fact_id else (), limit=_limit(number))
     if first == "unanswered":
         return Command("unanswered", limit=_limit(rest[0] if rest else None))
+    if first == "article":
+        return Command("article", text=" ".join(rest))
+    if first in ("review", "due"):
+        return Command(first)
+    if first == "report":
+        if rest and not rest[0].isdigit():
+            return Command(HELP, problem="Give the period in days, e.g. `report 7`.")
+        days = int(rest[0]) if rest else DEFAULT_REPORT_DAYS
+        return Command("report", days=max(1, min(days, MAX_REPORT_DAYS)))
     if first == HELP or first in HELP_WORDS:
         return Command(HELP)
     return Command(HELP, problem=_unknown(first, ADMIN_COMMANDS))

@@ -1,4 +1,5 @@
-"""Block Kit rendering for Slack: answers, lists, help, admin replies and the add-fact modal.
+"""Block Kit rendering for Slack: answers, lists, help, admin replies, the add-fact and
+article modals, the review queue with its forms, facts due for review and the report.
 
 Pure functions from core objects to Slack JSON. Every piece of text that a user or an admin
 wrote (questions, fact texts, titles, reasons) goes through `escape`, so nothing can ping
@@ -13,7 +14,10 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from bot.core.due import days_overdue
 from bot.core.models import Answer, Citation, Fact, Source, Statement
+from bot.core.report import Report
+from bot.core.review import ReviewItem
 from bot.core.slash_commands import ADMIN_HELP, STRIKE_HELP
 from bot.render.text import REFUSAL, human_date
 
@@ -40,6 +44,30 @@ ADD_FACT_FIELDS = (
     "source_published",
     "source_url",
 )
+ARTICLE_CALLBACK = "strike_admin_article"
+ARTICLE_FIELDS = (
+    "article_title",
+    "article_published",
+    "article_url",
+    "article_publisher",
+    "article_text",
+    "article_text_more",
+)
+INPUT_LIMIT = 3000  # Slack's cap on one plain_text_input
+FACT_TEXT_LIMIT = 2000
+ACTION_REVIEW_ACCEPT = "strike_review_accept"
+ACTION_REVIEW_EDIT = "strike_review_edit"
+ACTION_REVIEW_REJECT = "strike_review_reject"
+REVIEW_ACTIONS = (ACTION_REVIEW_ACCEPT, ACTION_REVIEW_EDIT, ACTION_REVIEW_REJECT)
+REVIEW_ACCEPT_CALLBACK = "strike_review_accept_form"
+REVIEW_EDIT_CALLBACK = "strike_review_edit_form"
+REVIEW_REJECT_CALLBACK = "strike_review_reject_form"
+CANDIDATE_FIELDS = ("candidate_text", "candidate_topic", "candidate_as_of")
+REJECT_FIELDS = ("reject_reason",)
+REVIEW_SHOWN = 10
+REVIEW_SENTENCE_LIMIT = 700
+REPORT_GROUPS_SHOWN = 10
+REPORT_RATES_SHOWN = 8
 SOURCES_POINTER = "The full list is in `/strike sources`."
 TRUNCATED_NOTE = "This answer was shortened to fit in Slack. " + SOURCES_POINTER
 
@@ -158,8 +186,12 @@ def message(text: str, blocks: list[Block]) -> Message:
 
 def notice(text: str) -> Message:
     """A one-paragraph message from text that may carry user input."""
-    safe = escape(text)
-    return message(safe, [section(safe)])
+    return notice_safe(escape(text))
+
+
+def notice_safe(safe_text: str) -> Message:
+    """A one-paragraph message from text that is already escaped."""
+    return message(safe_text, [section(safe_text)])
 
 
 # --- answers ----------------------------------------------------------------------------
@@ -464,8 +496,13 @@ def add_fact_modal(
 
 def read_add_fact_form(state_values: dict[str, Any]) -> dict[str, str | None]:
     """The submitted modal's values by field name (None when left empty)."""
+    return read_form(state_values, ADD_FACT_FIELDS)
+
+
+def read_form(state_values: dict[str, Any], fields: Sequence[str]) -> dict[str, str | None]:
+    """A submitted modal's values for `fields` (block ids), None when left empty."""
     out: dict[str, str | None] = {}
-    for field in ADD_FACT_FIELDS:
+    for field in fields:
         element = state_values.get(field, {}).get(FIELD_ACTION, {})
         value = element.get("value") if "value" in element else element.get("selected_date")
         out[field] = value.strip() if isinstance(value, str) and value.strip() else None
@@ -505,3 +542,358 @@ def _closing_modal(title: str, safe_text: str) -> dict[str, Any]:
         "close": plain("Close"),
         "blocks": [section(safe_text)],
     }
+
+
+# --- articles ---------------------------------------------------------------------------
+
+
+def article_modal(*, today: dt.date, title: str = "", metadata: str = "") -> dict[str, Any]:
+    """The `/strike-admin article` form: the article's title, date, URL, publisher, text."""
+    text_hint = (
+        f"Slack takes at most {INPUT_LIMIT:,} characters in one box: paste the rest of a "
+        "longer article in the second box (the two are joined). For anything longer, use "
+        "`strikebot articles add FILE`. Nothing is fetched from the URL."
+    )
+    return {
+        "type": "modal",
+        "callback_id": ARTICLE_CALLBACK,
+        "title": plain("Add an article"),
+        "submit": plain("Propose facts"),
+        "close": plain("Cancel"),
+        "private_metadata": metadata[:3000],
+        "blocks": [
+            context(
+                [
+                    mrkdwn(
+                        "The sentences with figures, dates, durations, named parties or quoted "
+                        "positions become *candidate facts*. None is published until an admin "
+                        "accepts it, in their own words, with `/strike-admin review`."
+                    )
+                ]
+            ),
+            _input("article_title", "Title", _text_input(max_length=300, initial=title)),
+            _input(
+                "article_published",
+                "Published on",
+                {"type": "datepicker", "initial_date": today.isoformat()},
+            ),
+            _input("article_url", "URL", {"type": "url_text_input"}, optional=True),
+            _input("article_publisher", "Publisher", _text_input(max_length=200), optional=True),
+            _input(
+                "article_text",
+                "Article text",
+                _text_input(multiline=True, max_length=INPUT_LIMIT),
+                hint=text_hint,
+            ),
+            _input(
+                "article_text_more",
+                "Article text, continued",
+                _text_input(multiline=True, max_length=INPUT_LIMIT),
+                optional=True,
+            ),
+        ],
+    }
+
+
+def article_text(fields: dict[str, str | None]) -> str:
+    """The article's text from the form: its two boxes joined."""
+    return "\n".join(part for part in (fields["article_text"], fields["article_text_more"]) if part)
+
+
+def article_error_field(message_text: str) -> str:
+    """Which article-form field an admin-input error is about (by the core's wording)."""
+    lower = message_text.lower()
+    for needle, field in (
+        ("url", "article_url"),
+        ("published", "article_published"),
+        ("title", "article_title"),
+    ):
+        if needle in lower:
+            return field
+    return "article_text"
+
+
+def _proposed(title: str, count: int) -> str:
+    head = f"Stored the article “{escape(title)}”: "
+    if not count:
+        return head + (
+            "no sentence with figures, dates, durations, named parties or quotes was found, "
+            "so there is nothing to review."
+        )
+    noun = "candidate fact" if count == 1 else "candidate facts"
+    return head + (
+        f"*{count} {noun}* proposed. None is published until an admin accepts it: "
+        "review them with `/strike-admin review`."
+    )
+
+
+def article_added_message(title: str, count: int) -> Message:
+    """The ephemeral reply after an article was stored."""
+    return notice_safe(_proposed(title, count))
+
+
+def article_added_view(title: str, count: int) -> dict[str, Any]:
+    """The article modal after a successful submission."""
+    return _closing_modal("Article added", _proposed(title, count))
+
+
+# --- the review queue -------------------------------------------------------------------
+
+
+def _button(action_id: str, label: str, value: str, style: str | None = None) -> dict[str, Any]:
+    button: dict[str, Any] = {
+        "type": "button",
+        "action_id": action_id,
+        "text": plain(label),
+        "value": value,
+    }
+    if style:
+        button["style"] = style
+    return button
+
+
+def _topic_label(item: ReviewItem) -> str:
+    topic = f"`{escape(item.record.topic)}`"
+    return f"{topic} (new topic)" if item.new_topic else topic
+
+
+def _candidate_text(item: ReviewItem, limit: int) -> str:
+    """The candidate: its topic and article, the article's sentence, and any rewording."""
+    r = item.record
+    lines = [f"*#{r.id}* · {_topic_label(item)} · from “{escape(truncate(r.article_title, 150))}”"]
+    lines.append(f">{escape(truncate(r.sentence, limit))}")
+    if not r.draft:
+        lines.append(f"*Reworded:* {escape(truncate(r.text, limit))}")
+    return "\n".join(lines)
+
+
+def review_message(
+    items: Sequence[ReviewItem], total: int | None = None, note: str | None = None
+) -> Message:
+    """The pending candidates (at most 10), each with Accept / Edit / Reject buttons."""
+    total = len(items) if total is None else total
+    head: list[Block] = []
+    if note:
+        head.append(context([mrkdwn(escape(note))]))
+    if not items:
+        text = "The review queue is empty. Add an article with `/strike-admin article`."
+        return message(text, [*head, section(text)])
+    shown = items[:REVIEW_SHOWN]
+    noun = "candidate fact" if total == 1 else "candidate facts"
+    title = (
+        f"*{total} {noun} waiting for review* (oldest first). *Accept* asks for the fact in "
+        "your own words; nothing is published before that."
+    )
+    blocks = [*head, section(title)]
+    for item in shown:
+        value = str(item.id)
+        blocks.append({"type": "divider"})
+        blocks.append(section(_candidate_text(item, REVIEW_SENTENCE_LIMIT)))
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": f"strike_review_{item.id}",
+                "elements": [
+                    _button(ACTION_REVIEW_ACCEPT, "Accept", value, "primary"),
+                    _button(ACTION_REVIEW_EDIT, "Edit", value),
+                    _button(ACTION_REVIEW_REJECT, "Reject", value, "danger"),
+                ],
+            }
+        )
+    if total > len(shown):
+        more = f"And {total - len(shown)} more: they are listed here as these are done."
+        blocks.append(context([mrkdwn(more)]))
+    return message(f"{total} {noun} waiting for review", blocks)
+
+
+def candidate_modal(item: ReviewItem, *, accept: bool, today: dt.date, metadata: str) -> dict:
+    """The form behind Accept (makes the fact) and Edit (saves the rewording only)."""
+    r = item.record
+    notes = []
+    if r.draft:
+        notes.append("The text is still the article's own sentence: reword it.")
+    if item.new_topic:
+        notes.append("The suggested topic is new.")
+    text_hint = "In our own words, short and checkable. " + " ".join(notes)
+    topic_hint = "Lowercase words joined by dots, e.g. offer.pay."
+    as_of = (r.as_of or today).isoformat()
+    return {
+        "type": "modal",
+        "callback_id": REVIEW_ACCEPT_CALLBACK if accept else REVIEW_EDIT_CALLBACK,
+        "title": plain(truncate(f"{'Accept' if accept else 'Edit'} candidate #{r.id}", 24)),
+        "submit": plain("Accept as fact" if accept else "Save"),
+        "close": plain("Cancel"),
+        "private_metadata": metadata[:3000],
+        "blocks": [
+            section(
+                f"*From* “{escape(truncate(r.article_title, 200))}”:\n"
+                f">{escape(truncate(r.sentence, 2400))}"
+            ),
+            _input(
+                "candidate_text",
+                "Fact (in our own words)",
+                _text_input(multiline=True, max_length=FACT_TEXT_LIMIT, initial=r.text),
+                hint=text_hint,
+            ),
+            _input(
+                "candidate_topic",
+                "Topic",
+                _text_input(max_length=100, initial=r.topic),
+                hint=topic_hint,
+            ),
+            _input(
+                "candidate_as_of",
+                "True as of",
+                {"type": "datepicker", "initial_date": as_of},
+            ),
+        ],
+    }
+
+
+def reject_modal(item: ReviewItem, *, metadata: str) -> dict[str, Any]:
+    """The form behind Reject: why the candidate is not a fact (kept in the audit log)."""
+    return {
+        "type": "modal",
+        "callback_id": REVIEW_REJECT_CALLBACK,
+        "title": plain(truncate(f"Reject candidate #{item.id}", 24)),
+        "submit": plain("Reject"),
+        "close": plain("Cancel"),
+        "private_metadata": metadata[:3000],
+        "blocks": [
+            section(_candidate_text(item, 2000)),
+            _input(
+                "reject_reason",
+                "Why?",
+                _text_input(max_length=500),
+                hint="Kept with the candidate and in the audit log, e.g. “already a fact”.",
+            ),
+        ],
+    }
+
+
+def candidate_error_field(message_text: str) -> str | None:
+    """Which candidate-form field an admin-input error is about; None when it is about the
+    candidate itself (already accepted or rejected, an id taken), shown as a notice."""
+    lower = message_text.lower()
+    if "already accepted" in lower or "was rejected" in lower or "already exists" in lower:
+        return None
+    if "topic" in lower:
+        return "candidate_topic"
+    if "as-of" in lower:
+        return "candidate_as_of"
+    return "candidate_text"
+
+
+def accepted_view(candidate_id: int, fact: Fact) -> dict[str, Any]:
+    """The accept form after success: the new fact, sourced to the article."""
+    text = (
+        f"Candidate #{candidate_id} is now fact `{escape(fact.id)}` ({escape(fact.topic)}), "
+        f"as of {human_date(fact.as_of)}:\n{escape(fact.text)}"
+    )
+    return _closing_modal("Fact added", text)
+
+
+def edited_view(item: ReviewItem) -> dict[str, Any]:
+    r = item.record
+    text = (
+        f"Saved candidate #{r.id} ({escape(r.topic)}): {escape(r.text)}\n"
+        "It is still waiting for review: press *Accept* to publish it."
+    )
+    return _closing_modal("Candidate saved", text)
+
+
+def rejected_view(item: ReviewItem) -> dict[str, Any]:
+    r = item.record
+    text = f"Rejected candidate #{r.id}: {escape(r.note or '')}"
+    return _closing_modal("Candidate rejected", text)
+
+
+# --- facts due for review ---------------------------------------------------------------
+
+
+def due_message(facts: Sequence[Fact], today: dt.date) -> Message:
+    """Active facts whose review-by date has come, longest overdue first."""
+    if not facts:
+        return notice(f"No facts are due for review today ({human_date(today)}).")
+    lines = []
+    for f in facts:
+        late = days_overdue(f, today)
+        when = "due today" if late == 0 else f"{late} day{'s' if late != 1 else ''} overdue"
+        review_by = human_date(f.review_by) if f.review_by else "?"
+        lines.append(
+            f"• `{escape(f.id)}` ({escape(f.topic)}), review by {review_by}, *{when}*: "
+            f"{escape(truncate(f.text, 300))} _(as of {human_date(f.as_of)})_"
+        )
+    noun = "fact is" if len(facts) == 1 else "facts are"
+    title = f"*{len(facts)} {noun} due for review* (today is {human_date(today)}):"
+    footer = (
+        "Check each against a newer source: `/strike-admin add` a newer fact, or "
+        "`/strike-admin retract FACT_ID reason`."
+    )
+    return _list_message(title, lines, footer)
+
+
+# --- the report -------------------------------------------------------------------------
+
+
+def _percent(part: int, whole: int) -> str:
+    return f"{part / whole:.0%}" if whole else "-"
+
+
+def report_message(report: Report) -> Message:
+    """What users could not get answered (grouped), the facts served most, the answer rate."""
+    days = max(1, round((report.until - report.since).total_seconds() / 86400))
+    lines = [f"*Report for the last {days} days* (since {human_date(report.since.date())}, UTC)"]
+    if report.groups:
+        lines.append("*Not answered or voted not helpful*, most frequent first:")
+    else:
+        lines.append("Every question was answered, and no answer was voted not helpful.")
+    for g in report.groups[:REPORT_GROUPS_SHOWN]:
+        kinds = []
+        unanswered = sum(q.unanswered for q in g.questions)
+        not_helpful = sum(q.not_helpful for q in g.questions)
+        if unanswered:
+            kinds.append(f"{unanswered} unanswered")
+        if not_helpful:
+            kinds.append(f"{not_helpful} not helpful")
+        similar = f" (+{len(g.questions) - 1} similar)" if len(g.questions) > 1 else ""
+        line = (
+            f"*{g.number}.* ×{g.count} “{escape(truncate(g.texts[0], 200))}”{similar}"
+            f" · {', '.join(kinds)}"
+        )
+        if g.closest_fact:
+            now = ", answers it now" if g.answered_now else ""
+            line += f"\n      closest fact: `{escape(g.closest_fact)}` ({g.closest_score:.2f}{now})"
+        lines.append(line)
+    if len(report.groups) > REPORT_GROUPS_SHOWN:
+        rest = len(report.groups) - REPORT_GROUPS_SHOWN
+        lines.append(f"_and {rest} more group(s): `strikebot report` lists them all._")
+    if report.top_facts:
+        lines.append("*Facts served most:*")
+        lines.extend(
+            f"• ×{n} `{escape(fid)}`: {escape(truncate(text, 120))}"
+            for fid, n, text in report.top_facts
+        )
+    if report.rates:
+        asked = sum(r.asked for r in report.rates)
+        answered = sum(r.answered for r in report.rates)
+        lines.append(
+            f"*Answer rate:* {answered}/{asked} ({_percent(answered, asked)}) overall; "
+            f"per {report.per}:"
+        )
+        shown = report.rates[-REPORT_RATES_SHOWN:]
+        lines.append(
+            " · ".join(
+                f"{r.period}: {r.answered}/{r.asked} ({_percent(r.answered, r.asked)})"
+                for r in shown
+            )
+        )
+    else:
+        lines.append("No questions were asked in this period.")
+    footer = None
+    if report.groups:
+        footer = (
+            "Turn a group into a new fact or example questions of a fact with "
+            "`strikebot report promote GROUP`."
+        )
+    return _list_message(lines[0], lines[1:], footer)
