@@ -137,6 +137,10 @@ def test_connects_without_privileged_intents_and_syncs_valid_global_commands(bot
                 "restore",
                 "audit",
                 "unanswered",
+                "article",
+                "review",
+                "due",
+                "report",
             }
             identify = fake.gateways[0].identify
             intents = discord.Intents(value=identify["intents"])

@@ -1,5 +1,6 @@
-"""The Discord adapter: slash commands, mentions and DMs, feedback buttons and admin commands,
-translated to and from the core. No answer logic and no SQL here: the core answers and
+"""The Discord adapter: slash commands, mentions and DMs, feedback buttons and admin commands
+(facts, articles and their review queue, due facts, the report), translated to and from the
+core. No answer logic and no SQL here: the core answers and
 checks permissions, `bot.render.discord_embeds` lays answers out.
 
 Entry points: `run_discord(settings, bot)` (the `strikebot discord` command) and
@@ -25,9 +26,19 @@ from discord import app_commands
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
-from bot.core.admin import Actor, AdminInputError, AdminService, PermissionDenied, check_topic
+from bot.core.admin import (
+    Actor,
+    AdminInputError,
+    AdminService,
+    PermissionDenied,
+    check_topic,
+    parse_date,
+)
+from bot.core.due import days_overdue, due_facts
 from bot.core.models import Answer, Fact, Question
 from bot.core.permissions import discord_is_admin
+from bot.core.report import Report, ReportService
+from bot.core.review import MAX_REASON, ReviewItem, ReviewService
 from bot.core.service import MAX_QUESTION_CHARS, StrikeBot
 from bot.core.suggest import known_questions, suggest_questions
 from bot.core.updates import Deliverer, Delivery, StatusUpdates, SubscriptionService
@@ -36,6 +47,7 @@ from bot.render.status_updates import discord_update_embed
 from bot.settings import Settings
 from bot.store.db import NotFound, StoreError
 from bot.store.knowledge_files import MAX_TEXT
+from bot.store.review_queue import PENDING, closed_reason
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +61,10 @@ BAD_TOPIC = "The topic must be short lowercase words joined by dots, e.g. offer.
 STORE_TROUBLE = "The bot's database is busy or unavailable right now; please try again shortly."
 GUILD_CHANNELS_ONLY = "Run this in the server channel that should get the updates."
 FEEDBACK_ID = re.compile(r"strikebot:fb:(?P<log_id>[0-9]{1,18}):(?P<helpful>[01])")
+REVIEW_ID = re.compile(r"strikebot:rv:(?P<action>accept|reject):(?P<candidate>[0-9]{1,18})")
+TEXT_INPUT_MAX = 4000  # Discord's cap for one text input in a modal
+MAX_ARTICLE_BYTES = 1_000_000  # an attached .txt article; the core caps the text itself
+REVIEW_COUNT_UP_TO = 200  # pending candidates read to say how many are waiting
 MAX_REMEMBERED_VOTES = 10_000
 DELIVERY_STOP_TIMEOUT_S = 10.0
 
@@ -168,6 +184,8 @@ class Frontend:
         self.admin = admin
         self.votes = VoteMemory()
         self.subscriptions = SubscriptionService(bot.store)
+        self.review = ReviewService(bot, admin)
+        self.reports = ReportService(bot, admin)
         self.deliverer = Deliverer(bot.store)
         StatusUpdates.attach(admin)  # admin changes here queue status updates
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="strikebot-discord")
@@ -213,6 +231,14 @@ class Frontend:
             admin_role=self.settings.discord_admin_role,
         )
         return Actor(str(user.id), PLATFORM, is_admin, name=str(user))
+
+    def due(self, actor: Actor) -> tuple[dt.date, list[tuple[Fact, int]]]:
+        """Active facts past their review-by date (as `strikebot facts due`), with the days
+        each is overdue; for admins."""
+        self.admin.require(actor)
+        today = self.bot.today()
+        facts = due_facts(self.bot.store.facts(include_retracted=False), today)
+        return today, [(f, days_overdue(f, today)) for f in facts]
 
     def refusal(self, command: str = "/strike-admin") -> str:
         role = self.settings.discord_admin_role.strip()
@@ -451,6 +477,307 @@ class RetryAddView(discord.ui.View):
         await interaction.response.send_modal(AddFactModal(self.frontend, self.topic, self.values))
 
 
+# --- articles and the review queue ------------------------------------------------------
+
+
+class RetryView(discord.ui.View):
+    """'Edit and try again': reopens a form with what the admin typed (only for them)."""
+
+    def __init__(self, user_id: int, reopen: Callable[[], discord.ui.Modal]):
+        super().__init__(timeout=900)
+        self.user_id, self.reopen = user_id, reopen
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        return interaction.user.id == self.user_id
+
+    @discord.ui.button(label="Edit and try again", style=discord.ButtonStyle.primary)
+    async def retry(self, interaction: discord.Interaction, _button: discord.ui.Button) -> None:
+        await interaction.response.send_modal(self.reopen())
+
+
+class ArticleFileError(ValueError):
+    """An attached article that cannot be read; the message is for the admin."""
+
+
+async def read_article(file: discord.Attachment) -> str:
+    """The text of an attached .txt article, downloaded through the attachment's URL."""
+    content_type = (file.content_type or "").split(";")[0].strip().lower()
+    if not file.filename.lower().endswith(".txt") and content_type != "text/plain":
+        raise ArticleFileError("Attach the article as a plain-text .txt file.")
+    too_big = f"The file is larger than {MAX_ARTICLE_BYTES // 1000:,} kB; split the article."
+    if file.size > MAX_ARTICLE_BYTES:
+        raise ArticleFileError(too_big)
+    try:
+        data = await file.read()
+    except (discord.HTTPException, aiohttp.ClientError, TimeoutError) as exc:
+        log.warning("could not download attachment %s: %s", file.id, exc)
+        raise ArticleFileError(
+            "I could not download the file from Discord; please try again."
+        ) from None
+    if len(data) > MAX_ARTICLE_BYTES:
+        raise ArticleFileError(too_big)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ArticleFileError("The file must be UTF-8 text.") from None
+
+
+def check_article_details(admin: AdminService, details: dict[str, Any]) -> None:
+    """The core's checks on an article's title, date and URL, made before the admin pastes
+    the text (add_article makes them again)."""
+    published = parse_date(details["published"], "published")
+    admin.find_or_make_source(details["title"], published, details["url"], details["publisher"])
+
+
+async def add_article(
+    frontend: Frontend,
+    interaction: discord.Interaction,
+    actor: Actor,
+    text: str,
+    details: dict[str, Any],
+) -> str | None:
+    """Store the article and show what it proposed; the core's refusal, else None."""
+    try:
+        article_id, items = await frontend.run(frontend.review.add_article, actor, text, **details)
+    except (AdminInputError, PermissionDenied, StoreError) as exc:
+        return explain(exc) or APOLOGY
+    data = render.article_embed(article_id, details["title"], items)
+    await send(interaction, ephemeral=True, embed=embed(data))
+    return None
+
+
+class ArticleModal(discord.ui.Modal):
+    """The text of an article, pasted (the other details came with the command). Discord
+    caps a text input at 4000 characters: longer articles go in as a .txt attachment."""
+
+    def __init__(self, frontend: Frontend, details: dict[str, Any], text: str | None = None):
+        super().__init__(title="Add an article", timeout=900)
+        self.frontend, self.details = frontend, details
+        label, self.text = _text_input(
+            "Article text",
+            "Up to 4000 characters (Discord's limit); attach a .txt file for longer ones.",
+            style=discord.TextStyle.paragraph,
+            max_length=TEXT_INPUT_MAX,
+            default=text,
+        )
+        self.add_item(label)
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        actor = self.frontend.actor(interaction)
+        if not actor.is_admin:
+            await tell_privately(interaction, self.frontend.refusal())
+            return
+        await defer(interaction, ephemeral=True)
+        text = self.text.value
+        problem = await add_article(self.frontend, interaction, actor, text, self.details)
+        if problem is not None:
+            frontend, details = self.frontend, self.details
+            retry = RetryView(interaction.user.id, lambda: ArticleModal(frontend, details, text))
+            content = render.plain_message(f"The article was not added: {problem}")
+            await send(interaction, ephemeral=True, content=content, view=retry)
+
+    async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:
+        log.error("article modal failed", exc_info=error)
+        await tell_privately(interaction, APOLOGY)
+
+
+async def review_listing(frontend: Frontend) -> dict[str, Any]:
+    """The review message: the oldest pending candidates with Accept / edit and Reject
+    buttons (one row each), and how many are waiting."""
+    items: list[ReviewItem] = await frontend.run(frontend.review.pending, REVIEW_COUNT_UP_TO)
+    shown = items[: render.REVIEW_SHOWN]
+    embeds = render.review_embeds(shown, len(items), at_least=len(items) >= REVIEW_COUNT_UP_TO)
+    view = discord.ui.View(timeout=None)
+    for row, item in enumerate(shown):
+        view.add_item(ReviewButton("accept", item.id, row=row))
+        view.add_item(ReviewButton("reject", item.id, row=row))
+    return {"embeds": [embed(e) for e in embeds], "view": view}
+
+
+class ReviewButton(discord.ui.DynamicItem[discord.ui.Button], template=REVIEW_ID):
+    """A persistent review button (`strikebot:rv:<accept|reject>:<candidate id>`): it opens
+    the accept / edit form or the reject form, and still works after a restart. Every
+    click checks the permission again."""
+
+    def __init__(self, action: str, candidate_id: int, *, row: int | None = None):
+        self.action, self.candidate_id = action, candidate_id
+        accept = action == "accept"
+        super().__init__(
+            discord.ui.Button(
+                label=f"Accept / edit #{candidate_id}" if accept else f"Reject #{candidate_id}",
+                style=discord.ButtonStyle.success if accept else discord.ButtonStyle.danger,
+                custom_id=f"strikebot:rv:{action}:{candidate_id}",
+                row=row,
+            )
+        )
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]
+    ) -> ReviewButton:
+        return cls(match["action"], int(match["candidate"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        frontend: Frontend = interaction.client.strike  # type: ignore[attr-defined]
+        try:
+            await open_review_form(frontend, interaction, self.action, self.candidate_id)
+        except Exception:
+            log.exception("review button %s failed", self.custom_id)
+            await tell_privately(interaction, APOLOGY)
+
+
+async def open_review_form(
+    frontend: Frontend, interaction: discord.Interaction, action: str, candidate_id: int
+) -> None:
+    """Open the form for a review button, for admins and pending candidates only."""
+    actor = frontend.actor(interaction)
+    if not actor.is_admin:
+        log.info("refused review %s for discord user %s", action, actor.id)
+        await tell_privately(interaction, frontend.refusal("/strike-admin review"))
+        return
+    try:
+        item: ReviewItem = await frontend.run(frontend.review.candidate, candidate_id)
+    except (NotFound, StoreError) as exc:
+        await tell_privately(interaction, explain(exc) or APOLOGY)
+        return
+    r = item.record
+    if r.status != PENDING:
+        await tell_privately(interaction, closed_reason(r.id, r.status, r.fact_id, r.note))
+        return
+    if action == "accept":
+        values = {"text": r.text, "topic": r.topic, "as_of": r.as_of.isoformat() if r.as_of else ""}
+        modal: discord.ui.Modal = AcceptModal(frontend, r.id, values, from_listing=True)
+    else:
+        modal = RejectModal(frontend, r.id)
+    await interaction.response.send_modal(modal)
+
+
+class ReviewModal(discord.ui.Modal):
+    """A review form. Submitting checks the permission again; the core decides the rest.
+    From the review message the answer is acknowledged in place, and the message is
+    refreshed after a success (the candidate leaves the list)."""
+
+    def __init__(self, frontend: Frontend, candidate_id: int, title: str, from_listing: bool):
+        super().__init__(title=title[:45], timeout=900)
+        self.frontend, self.candidate_id, self.from_listing = frontend, candidate_id, from_listing
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        actor = self.frontend.actor(interaction)
+        if not actor.is_admin:
+            log.info("refused a review form for discord user %s", actor.id)
+            await tell_privately(interaction, self.frontend.refusal("/strike-admin review"))
+            return
+        if self.from_listing and interaction.message is not None:
+            await interaction.response.defer()  # in place: the review message stays
+        else:
+            await defer(interaction, ephemeral=True)
+        try:
+            result = await self.decide(actor)
+        except (AdminInputError, PermissionDenied, NotFound, StoreError) as exc:
+            await self.refused(interaction, explain(exc) or APOLOGY)
+            return
+        await send(interaction, ephemeral=True, **result)
+        if self.from_listing and interaction.message is not None:
+            await refresh_listing(self.frontend, interaction)
+
+    async def decide(self, actor: Actor) -> dict[str, Any]:
+        raise NotImplementedError
+
+    async def refused(self, interaction: discord.Interaction, text: str) -> None:
+        await send(interaction, ephemeral=True, content=render.plain_message(text))
+
+    async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:
+        log.error("review form for candidate %s failed", self.candidate_id, exc_info=error)
+        await tell_privately(interaction, APOLOGY)
+
+
+class AcceptModal(ReviewModal):
+    """Accept / edit: the candidate's text (to reword), topic and as-of date."""
+
+    def __init__(
+        self,
+        frontend: Frontend,
+        candidate_id: int,
+        values: dict[str, str],
+        *,
+        from_listing: bool = False,
+    ):
+        super().__init__(frontend, candidate_id, f"Accept candidate #{candidate_id}", from_listing)
+        fields = [
+            _text_input(
+                "Fact, in your own words", "The article's own sentence is refused: reword it.",
+                style=discord.TextStyle.paragraph, max_length=MAX_TEXT,
+                default=(values.get("text") or "")[:MAX_TEXT] or None,
+            ),
+            _text_input(
+                "Topic", "e.g. strike.duration (a new topic is fine).", max_length=80,
+                default=(values.get("topic") or "")[:80] or None,
+            ),
+            _text_input(
+                "True as of", "YYYY-MM-DD; leave blank for the article's date.",
+                required=False, max_length=10, default=(values.get("as_of") or "")[:10] or None,
+            ),
+        ]  # fmt: skip
+        for label, _field in fields:
+            self.add_item(label)
+        self.text, self.topic, self.as_of = (f for _label, f in fields)
+
+    def values(self) -> dict[str, str]:
+        return {
+            "text": self.text.value,
+            "topic": self.topic.value.strip(),
+            "as_of": (self.as_of.value or "").strip(),
+        }
+
+    async def decide(self, actor: Actor) -> dict[str, Any]:
+        v = self.values()
+        fact = await self.frontend.run(
+            self.frontend.review.accept,
+            actor,
+            self.candidate_id,
+            text=v["text"],
+            topic=v["topic"] or None,
+            as_of=v["as_of"] or None,
+        )
+        heading = f"Accepted candidate #{self.candidate_id} as"
+        return {"embed": embed(render.fact_embed(fact, heading))}
+
+    async def refused(self, interaction: discord.Interaction, text: str) -> None:
+        frontend, candidate_id, values = self.frontend, self.candidate_id, self.values()
+        retry = RetryView(interaction.user.id, lambda: AcceptModal(frontend, candidate_id, values))
+        content = render.plain_message(f"Candidate #{candidate_id} was not accepted: {text}")
+        await send(interaction, ephemeral=True, content=content, view=retry)
+
+
+class RejectModal(ReviewModal):
+    """Reject: why (kept with the candidate and in the audit log)."""
+
+    def __init__(self, frontend: Frontend, candidate_id: int, *, from_listing: bool = True):
+        super().__init__(frontend, candidate_id, f"Reject candidate #{candidate_id}", from_listing)
+        label, self.reason = _text_input(
+            "Why is it rejected?",
+            "Kept with the candidate and in the audit log.",
+            style=discord.TextStyle.paragraph,
+            max_length=MAX_REASON,
+        )
+        self.add_item(label)
+
+    async def decide(self, actor: Actor) -> dict[str, Any]:
+        item: ReviewItem = await self.frontend.run(
+            self.frontend.review.reject, actor, self.candidate_id, self.reason.value
+        )
+        text = f"Rejected candidate #{item.id}: {item.record.note}"
+        return {"content": render.plain_message(text)}
+
+
+async def refresh_listing(frontend: Frontend, interaction: discord.Interaction) -> None:
+    """Show the queue as it is now in the review message the form was opened from."""
+    try:
+        await interaction.edit_original_response(content=None, **await review_listing(frontend))
+    except (discord.HTTPException, StoreError):
+        log.warning("could not refresh the review message", exc_info=True)
+
+
 # --- slash commands -------------------------------------------------------------------
 
 
@@ -681,6 +1008,78 @@ class AdminCommands(
             show=render.unanswered_embed,
         )
 
+    @app_commands.command(description="Add an article (a .txt file, or paste it) to propose facts")
+    @app_commands.describe(
+        title="The article's headline",
+        published="The day it was published, YYYY-MM-DD",
+        file="The article as a .txt file; without one a form opens (4000 characters at most)",
+        url="A link to the article (optional)",
+        publisher="Who published it (optional)",
+    )
+    async def article(
+        self,
+        interaction: discord.Interaction,
+        title: app_commands.Range[str, 1, 300],
+        published: app_commands.Range[str, 1, 10],
+        file: discord.Attachment | None = None,
+        url: app_commands.Range[str, 1, 500] | None = None,
+        publisher: app_commands.Range[str, 1, 200] | None = None,
+    ) -> None:
+        actor = await self._allowed(interaction)
+        if actor is None:
+            return
+        details = {
+            "title": title,
+            "published": published.strip(),
+            "url": (url or "").strip() or None,
+            "publisher": (publisher or "").strip() or None,
+        }
+        if file is None:
+            try:
+                await self.frontend.run(check_article_details, self.frontend.admin, details)
+            except (AdminInputError, StoreError) as exc:
+                await tell_privately(interaction, explain(exc) or APOLOGY)
+                return
+            await interaction.response.send_modal(ArticleModal(self.frontend, details))
+            return
+        await defer(interaction, ephemeral=True)
+        try:
+            text = await read_article(file)
+        except ArticleFileError as exc:
+            await tell_privately(interaction, str(exc))
+            return
+        problem = await add_article(self.frontend, interaction, actor, text, details)
+        if problem is not None:
+            await tell_privately(interaction, f"The article was not added: {problem}")
+
+    @app_commands.command(description="Candidate facts waiting for review: accept, edit or reject")
+    async def review(self, interaction: discord.Interaction) -> None:
+        if await self._allowed(interaction) is None:
+            return
+        await defer(interaction, ephemeral=True)
+        try:
+            listing = await review_listing(self.frontend)
+        except StoreError as exc:
+            await tell_privately(interaction, explain(exc) or APOLOGY)
+            return
+        await send(interaction, ephemeral=True, **listing)
+
+    @app_commands.command(description="Facts past their review-by date")
+    async def due(self, interaction: discord.Interaction) -> None:
+        await self._call(
+            interaction, self.frontend.due, show=lambda r: render.due_embed(r[1], r[0])
+        )
+
+    @app_commands.command(description="What people could not get answered, top facts, answer rate")
+    @app_commands.describe(days="Look back this many days (default 30)")
+    async def report(
+        self, interaction: discord.Interaction, days: app_commands.Range[int, 1, 365] = 30
+    ) -> None:
+        def show(rep: Report) -> dict[str, Any]:
+            return render.report_embed(rep, days)
+
+        await self._call(interaction, self.frontend.reports.build, days, show=show)
+
 
 def _choices(values: list[str], current: str) -> list[app_commands.Choice[str]]:
     """Up to 25 autocomplete choices containing what is typed (all when nothing is)."""
@@ -784,7 +1183,7 @@ class StrikeClientMixin:
     async def setup_hook(self) -> None:
         """Runs once after login: persistent buttons, the status-update loop, then the
         command sync."""
-        self.add_dynamic_items(FeedbackButton)  # type: ignore[attr-defined]
+        self.add_dynamic_items(FeedbackButton, ReviewButton)  # type: ignore[attr-defined]
         self._delivery_stop = asyncio.Event()
         interval = self.strike.settings.delivery_interval
         self._delivery = asyncio.create_task(

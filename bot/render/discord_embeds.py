@@ -6,12 +6,18 @@ turns a dict into an embed with `discord.Embed.from_dict`."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.core.models import Answer, Citation, Fact, Source
 from bot.render.text import REFUSAL, human_date
+
+if TYPE_CHECKING:
+    from bot.core.report import Report
+    from bot.core.review import ReviewItem
 
 # Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits)
 TITLE_MAX = 256
@@ -22,6 +28,7 @@ FIELD_VALUE_MAX = 1024
 FOOTER_MAX = 2048
 TOTAL_MAX = 6000
 MESSAGE_MAX = 2000
+EMBEDS_MAX = 10  # per message; TOTAL_MAX counts all of a message's embeds together
 DESCRIPTION_KEPT = 1500
 
 COLOUR_ANSWER = 0x2E7D32
@@ -46,6 +53,10 @@ HELP_TEXT = (
     "`/strike subscribe` / `/strike unsubscribe` (admins) post an update in this channel "
     "whenever the status changes, or stop doing so\n"
     "`/strike help` this message\n\n"
+    "**Admins** (Manage Server) have `/strike-admin`: `article` adds an article and proposes "
+    "candidate facts, `review` accepts (in your own words) or rejects them, `due` lists facts "
+    "to re-check, `report` shows what people could not get answered; also `add`, `retract`, "
+    "`restore`, `audit` and `unanswered`.\n\n"
     "You can also mention me (`@strikebot how long has the strike lasted?`) or send me a "
     "direct message.\n"
     "Use the **Helpful** / **Not helpful** buttons under an answer to tell the maintainers "
@@ -331,3 +342,213 @@ def unanswered_embed(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
 def notice_embed(text: str, *, error: bool = False) -> dict[str, Any]:
     """A short notice (a refusal, an error) as an embed."""
     return fit({"description": neutralise(text), "color": COLOUR_ERROR if error else COLOUR_INFO})
+
+
+# --- articles, the review queue, due facts, the report ------------------------------------
+
+REVIEW_SHOWN = 5  # candidates per review message: one row of buttons each (Discord allows 5)
+REVIEW_POINTER = "review these first, or use `strikebot review` for the whole queue"
+REPORT_GROUPS = 10
+REPORT_PERIODS = 10
+REPORT_POINTER = "run `strikebot report` for the full report"
+
+
+def article_embed(article_id: int, title: str, items: Sequence[ReviewItem]) -> dict[str, Any]:
+    """What an added article proposed, and where to review it."""
+    heading = f"Article {article_id} added: {neutralise(' '.join(title.split()))}"
+    if not items:
+        body = (
+            "No sentence in it carries a figure, a date, a named party or a quoted position, "
+            "so no candidate fact was proposed."
+        )
+        return fit({"title": heading, "description": body, "color": COLOUR_ADMIN})
+    body = (
+        f"**{len(items)}** candidate fact(s) proposed. None reaches answers until an admin "
+        "accepts it in their own words: run `/strike-admin review`."
+    )
+    topics = Counter(i.record.topic for i in items)
+    summary = ", ".join(f"{escape(t)} ×{n}" for t, n in topics.most_common())
+    embed = {
+        "title": heading,
+        "description": body,
+        "color": COLOUR_ADMIN,
+        "fields": [{"name": "Suggested topics", "value": summary, "inline": False}],
+    }
+    return fit(embed, pointer="see `/strike-admin review`")
+
+
+def _candidate_embed(item: ReviewItem, budget: int) -> dict[str, Any]:
+    """One candidate in at most `budget` characters (its text is shortened to fit)."""
+    r = item.record
+    topic = escape(r.topic) + (" (new topic)" if item.new_topic else "")
+    fields = [
+        {"name": "Topic", "value": topic, "inline": True},
+        {
+            "name": "As of",
+            "value": human_date(r.as_of) if r.as_of else "the article's date",
+            "inline": True,
+        },
+        {"name": "Article", "value": truncate(escape(r.article_title), 200), "inline": False},
+    ]
+    if not r.draft:
+        fields.append(
+            {
+                "name": "From the article",
+                "value": truncate(escape(r.sentence), 300),
+                "inline": False,
+            }
+        )
+    embed: dict[str, Any] = {
+        "title": f"Candidate #{r.id}",
+        "color": COLOUR_STALE if r.draft else COLOUR_ADMIN,
+        "fields": fields,
+    }
+    if r.draft:
+        embed["footer"] = {"text": "Draft in the article's words: reword it before accepting."}
+    room = max(budget - embed_length(embed), 40)
+    embed["description"] = truncate(escape(r.text), min(room, DESCRIPTION_MAX))
+    return embed
+
+
+def review_embeds(
+    items: Sequence[ReviewItem], total: int, *, at_least: bool = False
+) -> list[dict[str, Any]]:
+    """The review message: a header, then the first REVIEW_SHOWN candidates one embed each,
+    all together within Discord's 10 embeds and 6000 characters per message. `total` is the
+    size of the queue (`at_least` when it was only counted up to a cap)."""
+    if not items:
+        body = "Nothing is waiting for review. Add an article with `/strike-admin article`."
+        return [{"title": "Review queue", "description": body, "color": COLOUR_ADMIN}]
+    shown = list(items)[: min(REVIEW_SHOWN, EMBEDS_MAX - 1)]
+    count = f"{total}+" if at_least else str(total)
+    lines = [
+        f"**{count}** candidate fact(s) wait for review, oldest first. Nothing reaches answers "
+        "until it is accepted, and it must be in your own words: **Accept / edit** opens a "
+        "form to reword it; **Reject** asks why."
+    ]
+    hidden = total - len(shown)
+    if hidden > 0:
+        more = f"{hidden}+" if at_least else str(hidden)
+        lines.append(f"Showing {len(shown)}, …and {more} more: {REVIEW_POINTER}.")
+    header = {"title": "Review queue", "description": "\n".join(lines), "color": COLOUR_ADMIN}
+    budget = (TOTAL_MAX - embed_length(header)) // len(shown)
+    return [header, *(_candidate_embed(item, budget) for item in shown)]
+
+
+def due_embed(due: Sequence[tuple[Fact, int]], today: dt.date) -> dict[str, Any]:
+    """Active facts past their review-by date, with how many days overdue."""
+    title = "Facts due for review"
+    if not due:
+        body = f"No fact is past its review date ({human_date(today)})."
+        return {"title": title, "description": body, "color": COLOUR_ADMIN}
+    items = []
+    for fact, days in due:
+        when = f"review by {human_date(fact.review_by)}" if fact.review_by else "due"
+        late = f", {days} day(s) overdue" if days else ", due today"
+        items.append(
+            f"`{fact.id}` ({escape(fact.topic)}): {when}{late}\n"
+            f"  {truncate(escape(fact.text), 200)}"
+        )
+    embed = {
+        "title": f"{title} ({len(due)})",
+        "description": _bullet_list(items),
+        "color": COLOUR_STALE,
+        "footer": {
+            "text": "Re-check each: add a newer fact (/strike-admin add), retract it "
+            "(/strike-admin retract), or set a new date (strikebot facts edit ID --review-by D)."
+        },
+    }
+    return fit(embed, pointer="use `strikebot facts due` for the full list")
+
+
+def _group_field(group: Any) -> dict[str, Any]:
+    texts = group.texts
+    lines = []
+    if len(texts) > 1:
+        also = "; ".join(escape(t) for t in texts[1:4])
+        extra = f" (+{len(texts) - 4} more)" if len(texts) > 4 else ""
+        lines.append(f"Also: {also}{extra}")
+    unanswered = sum(q.unanswered for q in group.questions)
+    unhelpful = sum(q.not_helpful for q in group.questions)
+    lines.append(f"unanswered ×{unanswered} · not helpful ×{unhelpful}")
+    if group.closest_fact:
+        now = " · answered now" if group.answered_now else ""
+        closest = truncate(escape(group.closest_text or ""), 200)
+        lines.append(
+            f"Closest fact: `{group.closest_fact}` ({group.closest_score:.2f}{now}): {closest}"
+        )
+    else:
+        lines.append("No fact comes close.")
+    return {
+        "name": f"{group.number}. ×{group.count}: {escape(texts[0])}",
+        "value": "\n".join(lines),
+        "inline": False,
+    }
+
+
+def report_embed(report: Report, days: int) -> dict[str, Any]:
+    """What users could not get answered (grouped, with the closest fact), the facts served
+    most and the answer rate, in one embed within Discord's limits."""
+    asked = sum(r.asked for r in report.rates)
+    answered = sum(r.answered for r in report.rates)
+    lines = [f"Last {days} day(s), since {report.since:%d %b %Y %H:%M} UTC."]
+    if asked:
+        lines.append(
+            f"Answered **{answered}** of **{asked}** question(s) ({answered / asked:.0%})."
+        )
+    else:
+        lines.append("No questions were asked.")
+    if report.groups:
+        lines.append("Not answered or not helpful, grouped by meaning, most frequent first:")
+    elif asked:
+        lines.append("Every question got an answer nobody voted down.")
+    tail: list[dict[str, Any]] = []
+    if report.top_facts:
+        top = "\n".join(f"×{n} `{fact_id}`" for fact_id, n, _text in report.top_facts)
+        tail.append({"name": "Top facts served", "value": top, "inline": False})
+    if report.rates:
+        recent = report.rates[-REPORT_PERIODS:]
+        rate_lines = [f"`{r.period}` {r.answered}/{r.asked} ({r.rate:.0%})" for r in recent]
+        if len(report.rates) > len(recent):
+            rate_lines.insert(0, f"(the last {len(recent)} of {len(report.rates)})")
+        tail.append(
+            {
+                "name": f"Answer rate per {report.per}",
+                "value": "\n".join(rate_lines),
+                "inline": False,
+            }
+        )
+    # Groups fill the room the summary leaves (fit() would otherwise drop the summary first).
+    groups: list[dict[str, Any]] = []
+    more_room = 100 + len(REPORT_POINTER)
+    used = len("\n".join(lines)) + 200 + sum(len(f["name"]) + len(f["value"]) for f in tail)
+    for group in report.groups[:REPORT_GROUPS]:
+        field = _group_field(group)
+        field = {
+            **field,
+            "name": truncate(field["name"], 200),
+            "value": truncate(field["value"], FIELD_VALUE_MAX),
+        }
+        size = len(field["name"]) + len(field["value"])
+        if used + size + more_room > TOTAL_MAX:
+            break
+        groups.append(field)
+        used += size
+    hidden = len(report.groups) - len(groups)
+    if hidden > 0:
+        groups.append(
+            {
+                "name": "More groups",
+                "value": f"…and {hidden} more: {REPORT_POINTER}.",
+                "inline": False,
+            }
+        )
+    fields = groups + tail
+    embed = {
+        "title": "What users could not get answered",
+        "description": "\n".join(lines),
+        "color": COLOUR_ADMIN,
+        "fields": fields,
+        "footer": {"text": "Turn a group into a fact: strikebot report promote N"},
+    }
+    return fit(embed, pointer=REPORT_POINTER)

@@ -1,7 +1,8 @@
 """A fake Discord on 127.0.0.1 (a free port): the REST API under /api/v10 and a gateway
 websocket at /gateway, answering as Discord does, for the real discord.py client.
 
-It records every REST request (method, path, query, JSON body, headers). Tests inject
+It records every REST request (method, path, query, JSON body, headers) and serves the
+files of attachments added with `attach` (as Discord's CDN would). Tests inject
 gateway dispatches (INTERACTION_CREATE, MESSAGE_CREATE) and wait on the recording with a
 timeout instead of sleeping. Gateway frames are sent as uncompressed text: discord.py asks
 for zlib/zstd streams but only decompresses binary frames, and parses text frames as is.
@@ -38,6 +39,7 @@ PING, APPLICATION_COMMAND, MESSAGE_COMPONENT, AUTOCOMPLETE, MODAL_SUBMIT = 1, 2,
 EPHEMERAL = 1 << 6
 MANAGE_GUILD = 1 << 5
 OPTION_TYPES = {str: 3, int: 4, bool: 5}
+ATTACHMENT_OPTION = 11
 
 
 @dataclass
@@ -106,6 +108,7 @@ class FakeDiscord:
         self.messages: dict[int, dict[str, Any]] = {}
         self.originals: dict[str, dict[str, Any]] = {}  # interaction token -> @original
         self.commands: dict[int | None, list[dict[str, Any]]] = {}
+        self.files: dict[str, bytes] = {}  # attachment id -> content, served by the "CDN"
         self._ids = itertools.count(1200000000000000000)
         self._seq = itertools.count(1)
         self._changed = asyncio.Condition()
@@ -117,6 +120,7 @@ class FakeDiscord:
     async def __aenter__(self) -> FakeDiscord:
         app = web.Application()
         app.router.add_get("/gateway", self._gateway)
+        app.router.add_get("/attachments/{id}/{name}", self._attachment_file)
         app.router.add_route("*", API_PREFIX + "/{tail:.*}", self._rest)
         self._runner = web.AppRunner(app, handle_signals=False)
         await self._runner.setup()
@@ -337,6 +341,35 @@ class FakeDiscord:
             data["guild_id"] = str(GUILD_ID)
         return data
 
+    def attach(
+        self, filename: str, content: bytes, content_type: str | None = "text/plain; charset=utf-8"
+    ) -> dict[str, Any]:
+        """An uploaded file as Discord describes it in an interaction; its URL is served
+        here. Pass the result as an option value of `slash`."""
+        attachment_id = str(self.new_id())
+        self.files[attachment_id] = content
+        url = f"http://127.0.0.1:{self.port}/attachments/{attachment_id}/{filename}"
+        data: dict[str, Any] = {
+            "id": attachment_id,
+            "filename": filename,
+            "size": len(content),
+            "url": url,
+            "proxy_url": url,
+            "ephemeral": True,
+        }
+        if content_type:
+            data["content_type"] = content_type
+        return data
+
+    async def _attachment_file(self, request: web.Request) -> web.Response:
+        path = f"/attachments/{request.match_info['id']}/{request.match_info['name']}"
+        self.requests.append(Request("GET", path, dict(request.query), None, dict(request.headers)))
+        await self._notify()
+        content = self.files.get(request.match_info["id"])
+        if content is None:
+            return web.Response(status=404)
+        return web.Response(body=content, content_type="text/plain")
+
     # --- injected events -----------------------------------------------------------
 
     def _interaction(
@@ -395,23 +428,32 @@ class FakeDiscord:
         dm: bool = False,
         focused: str | None = None,
     ) -> dict[str, Any]:
-        """Invoke `/group sub` with options (an AUTOCOMPLETE when `focused` names one)."""
+        """Invoke `/group sub` with options (an AUTOCOMPLETE when `focused` names one). An
+        option whose value is a dict from `attach` is sent as an attachment."""
         root, sub = command.split()
-        opts = [
-            {
-                "name": k,
-                "type": OPTION_TYPES[type(v)],
-                "value": v,
-                **({"focused": True} if k == focused else {}),
-            }
-            for k, v in (options or {}).items()
-        ]
-        data = {
+        opts = []
+        resolved: dict[str, dict[str, Any]] = {}
+        for k, v in (options or {}).items():
+            if isinstance(v, dict):
+                resolved[v["id"]] = v
+                opts.append({"name": k, "type": ATTACHMENT_OPTION, "value": v["id"]})
+                continue
+            opts.append(
+                {
+                    "name": k,
+                    "type": OPTION_TYPES[type(v)],
+                    "value": v,
+                    **({"focused": True} if k == focused else {}),
+                }
+            )
+        data: dict[str, Any] = {
             "id": str(self.command_id(root)),
             "name": root,
             "type": 1,
             "options": [{"name": sub, "type": 1, "options": opts}],
         }
+        if resolved:
+            data["resolved"] = {"attachments": resolved}
         kind = AUTOCOMPLETE if focused else APPLICATION_COMMAND
         payload = self._interaction(
             kind, data, user_id=user_id, permissions=permissions, roles=roles, dm=dm
@@ -450,8 +492,10 @@ class FakeDiscord:
         user_id: int = MEMBER_ID,
         permissions: int = 0,
         roles: tuple[int, ...] = (),
+        message: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Submit a modal the bot opened, filling its text inputs in order with `values`."""
+        """Submit a modal the bot opened, filling its text inputs in order with `values`.
+        `message` is the message whose button opened it (Discord sends it along)."""
         filled = iter(values)
         components = []
         for top in modal["components"]:
@@ -469,6 +513,7 @@ class FakeDiscord:
             permissions=permissions,
             roles=roles,
             dm=False,
+            message=message,
         )
         await self.dispatch("INTERACTION_CREATE", payload)
         return payload
