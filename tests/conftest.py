@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from pathlib import Path
 
 import pytest
@@ -18,14 +19,28 @@ DATA = Path(__file__).resolve().parent / "data"
 TODAY = dt.date(2023, 9, 12)
 
 
-@pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "strikebot.db"
+@pytest.fixture(scope="session")
+def synced_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A database with the schema and the bundled knowledge, built once per test session."""
+    path = tmp_path_factory.mktemp("template") / "strikebot.db"
+    store = Store(path)
+    StrikeBot(store, BotConfig(knowledge_dir=BUNDLED_KNOWLEDGE))
+    store.close()
+    return path
 
 
 @pytest.fixture
-def fresh_store(db_path: Path) -> Store:
-    store = Store(db_path)
+def db_path(tmp_path: Path, synced_template: Path) -> Path:
+    """The bot's database for one test: a fresh copy of the synced template."""
+    path = tmp_path / "strikebot.db"
+    shutil.copyfile(synced_template, path)
+    return path
+
+
+@pytest.fixture
+def fresh_store(tmp_path: Path) -> Store:
+    """An empty, migrated store of its own (not the bot's)."""
+    store = Store(tmp_path / "empty.db")
     yield store
     store.close()
 
@@ -36,9 +51,11 @@ def config() -> BotConfig:
 
 
 @pytest.fixture
-def bot(fresh_store: Store, config: BotConfig) -> StrikeBot:
+def bot(db_path: Path, config: BotConfig) -> StrikeBot:
     """The bot over the bundled knowledge, with 'today' the day after the article."""
-    return StrikeBot(fresh_store, config, today=lambda: TODAY)
+    store = Store(db_path)
+    yield StrikeBot(store, config, today=lambda: TODAY)
+    store.close()
 
 
 @pytest.fixture

@@ -5,18 +5,11 @@ rounds posting with `POST /channels/{id}/messages`, asserted on the recorded req
 from __future__ import annotations
 
 import asyncio
-import shutil
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from bot.adapters.discord import deliver_updates
 from bot.core.admin import Actor, AdminService
-from bot.core.service import BotConfig, StrikeBot
 from bot.core.updates import SubscriptionService
-from bot.settings import BUNDLED_KNOWLEDGE
-from bot.store.db import Store
 from bot.store.subscriptions import SubscriptionStore
 from tests.fakes.discord_fake import (
     APPLICATION_COMMAND,
@@ -32,22 +25,6 @@ from tests.test_discord_e2e import callback_of, connected, followup_of, no_pings
 SECOND = CHANNEL_ID + 100
 OTHER = CHANNEL_ID + 200
 NEWER = "The strike ended after 148 days."
-
-
-@pytest.fixture(scope="module")
-def synced_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("discord-updates") / "strikebot.db"
-    store = Store(path)
-    StrikeBot(store, BotConfig(knowledge_dir=BUNDLED_KNOWLEDGE))
-    store.close()
-    return path
-
-
-@pytest.fixture
-def db_path(tmp_path: Path, synced_db: Path) -> Path:
-    path = tmp_path / "strikebot.db"
-    shutil.copyfile(synced_db, path)
-    return path
 
 
 async def strike(

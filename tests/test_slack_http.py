@@ -7,7 +7,6 @@ import hashlib
 import hmac
 import http.client
 import json
-import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -21,10 +20,9 @@ from slack_sdk import WebClient
 
 from bot.adapters.slack import SlackHTTPServer, build_app, run_slack
 from bot.core.admin import AdminService
-from bot.core.service import BotConfig, StrikeBot
+from bot.core.service import StrikeBot
 from bot.render import slack_blocks as kit
-from bot.settings import BUNDLED_KNOWLEDGE, Settings
-from bot.store.db import Store
+from bot.settings import Settings
 from tests.fakes.slack_api import (
     BOT_TOKEN,
     RESPONSE_URL,
@@ -135,24 +133,6 @@ class SlackSender:
     def settle(self) -> None:
         """Wait until every listener started by the requests so far has finished."""
         self.executor.wait_idle()
-
-
-@pytest.fixture(scope="module")
-def synced_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A database with the bundled knowledge loaded once for this module."""
-    path = tmp_path_factory.mktemp("template") / "strikebot.db"
-    store = Store(path)
-    StrikeBot(store, BotConfig(knowledge_dir=BUNDLED_KNOWLEDGE))
-    store.close()
-    return path
-
-
-@pytest.fixture
-def db_path(tmp_path: Path, synced_db: Path) -> Path:
-    """A fresh copy per test (conftest's `bot` opens it), so the bundle is not re-parsed."""
-    path = tmp_path / "strikebot.db"
-    shutil.copyfile(synced_db, path)
-    return path
 
 
 @pytest.fixture

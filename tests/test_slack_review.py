@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import shutil
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,10 +18,8 @@ from bot.adapters.slack import SlackHTTPServer, build_app
 from bot.core.admin import Actor, AdminService
 from bot.core.models import Question
 from bot.core.review import ReviewService
-from bot.core.service import BotConfig, StrikeBot
+from bot.core.service import StrikeBot
 from bot.render import slack_blocks as kit
-from bot.settings import BUNDLED_KNOWLEDGE
-from bot.store.db import Store
 from tests.conftest import DATA
 from tests.fakes.slack_api import (
     BOT_TOKEN,
@@ -40,22 +36,6 @@ TITLE = "Tentative deal ends the writers' strike"
 URL = "https://example.org/deal"
 DURATION_Q = "how long has the strike lasted?"
 OWN_WORDS = "The WGA strike ended after 148 days, on 27 September 2023."
-
-
-@pytest.fixture(scope="module")
-def synced_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("slack-review") / "strikebot.db"
-    store = Store(path)
-    StrikeBot(store, BotConfig(knowledge_dir=BUNDLED_KNOWLEDGE))
-    store.close()
-    return path
-
-
-@pytest.fixture
-def db_path(tmp_path: Path, synced_db: Path) -> Path:
-    path = tmp_path / "strikebot.db"
-    shutil.copyfile(synced_db, path)
-    return path
 
 
 @pytest.fixture

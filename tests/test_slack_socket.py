@@ -5,11 +5,9 @@ records each acknowledgement."""
 from __future__ import annotations
 
 import json
-import shutil
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,10 +16,9 @@ from slack_sdk import WebClient
 
 from bot.adapters.slack import build_app, run_slack
 from bot.core.admin import AdminService
-from bot.core.service import BotConfig, StrikeBot
+from bot.core.service import StrikeBot
 from bot.render import slack_blocks as kit
-from bot.settings import BUNDLED_KNOWLEDGE, Settings
-from bot.store.db import Store
+from bot.settings import Settings
 from tests.fakes.slack_api import (
     APP_TOKEN,
     BOT_TOKEN,
@@ -51,24 +48,6 @@ def settings_for(fake: FakeSlackAPI, **overrides: Any) -> Settings:
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)
-
-
-@pytest.fixture(scope="module")
-def synced_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A database with the bundled knowledge loaded once for this module."""
-    path = tmp_path_factory.mktemp("template") / "strikebot.db"
-    store = Store(path)
-    StrikeBot(store, BotConfig(knowledge_dir=BUNDLED_KNOWLEDGE))
-    store.close()
-    return path
-
-
-@pytest.fixture
-def db_path(tmp_path: Path, synced_db: Path) -> Path:
-    """A fresh copy per test (conftest's `bot` opens it), so the bundle is not re-parsed."""
-    path = tmp_path / "strikebot.db"
-    shutil.copyfile(synced_db, path)
-    return path
 
 
 @pytest.fixture

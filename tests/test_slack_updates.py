@@ -5,11 +5,9 @@ the real WebClient to the fake Slack Web API."""
 from __future__ import annotations
 
 import json
-import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -18,10 +16,8 @@ from slack_sdk import WebClient
 
 from bot.adapters.slack import SlackDelivery, SlackHTTPServer, build_app
 from bot.core.admin import Actor, AdminService
-from bot.core.service import BotConfig, StrikeBot
+from bot.core.service import StrikeBot
 from bot.core.updates import SubscriptionService
-from bot.settings import BUNDLED_KNOWLEDGE
-from bot.store.db import Store
 from bot.store.subscriptions import SubscriptionStore
 from tests.fakes.slack_api import (
     BOT_TOKEN,
@@ -36,22 +32,6 @@ from tests.test_slack_http import ADMIN, MEMBER, SlackSender, settings_for
 SUBSCRIBED = ("C0001", "C0002")
 OTHER = "C0003"
 NEWER = "The strike ended after 148 days."
-
-
-@pytest.fixture(scope="module")
-def synced_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("slack-updates") / "strikebot.db"
-    store = Store(path)
-    StrikeBot(store, BotConfig(knowledge_dir=BUNDLED_KNOWLEDGE))
-    store.close()
-    return path
-
-
-@pytest.fixture
-def db_path(tmp_path: Path, synced_db: Path) -> Path:
-    path = tmp_path / "strikebot.db"
-    shutil.copyfile(synced_db, path)
-    return path
 
 
 @pytest.fixture

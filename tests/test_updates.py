@@ -6,16 +6,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import shutil
 import threading
 import time
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
 from bot.core.admin import Actor, AdminInputError, AdminService, PermissionDenied
-from bot.core.service import BotConfig, StrikeBot
+from bot.core.service import StrikeBot
 from bot.core.updates import (
     MAX_ATTEMPTS,
     Deliverer,
@@ -27,7 +25,6 @@ from bot.core.updates import (
     shorten,
 )
 from bot.render.status_updates import discord_update_embed, slack_update_message
-from bot.settings import BUNDLED_KNOWLEDGE
 from bot.store.db import Store, StoreError
 from bot.store.subscriptions import SubscriptionStore
 
@@ -37,22 +34,6 @@ EXPECTED_LINE = (
     "How long the strike has lasted: the Writers Guild of America (WGA) strike had gone on "
     "for roughly 130 days (11 Sep 2023) -> The strike ended after 148 days (27 Sep 2023)"
 )
-
-
-@pytest.fixture(scope="module")
-def synced_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("updates-template") / "strikebot.db"
-    store = Store(path)
-    StrikeBot(store, BotConfig(knowledge_dir=BUNDLED_KNOWLEDGE))
-    store.close()
-    return path
-
-
-@pytest.fixture
-def db_path(tmp_path: Path, synced_db: Path) -> Path:
-    path = tmp_path / "strikebot.db"
-    shutil.copyfile(synced_db, path)
-    return path
 
 
 @pytest.fixture
