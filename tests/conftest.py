@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ from bot.core.admin import Actor, AdminService
 from bot.core.service import BotConfig, StrikeBot
 from bot.settings import BUNDLED_KNOWLEDGE
 from bot.store.db import Store
+from tests.cli_runner import CLI, Run, run_cli
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
@@ -71,3 +74,20 @@ def root() -> Actor:
 @pytest.fixture
 def member() -> Actor:
     return Actor(id="member", platform="test", is_admin=False)
+
+
+@pytest.fixture
+def run(tmp_path: Path, db: Path) -> Run:
+    """run(*args, input=None, db=<the test module's `db`>, env=None, cmd=CLI): the CLI as a
+    subprocess, its output as text."""
+
+    def _run(
+        *args: str | bytes,
+        input: str | bytes | None = None,
+        db: Path | None = db,
+        env: dict[str, str] | None = None,
+        cmd: Sequence[str] = CLI,
+    ) -> subprocess.CompletedProcess:
+        return run_cli(args, db=db, cwd=tmp_path, input=input, env=env, cmd=cmd)
+
+    return _run

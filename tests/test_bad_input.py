@@ -10,10 +10,7 @@ import json
 import os
 import random
 import sqlite3
-import subprocess
-import sys
 import threading
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +21,7 @@ from bot.core.models import Answer, Question
 from bot.core.service import BotConfig, StrikeBot
 from bot.settings import BUNDLED_KNOWLEDGE
 from bot.store.db import Store
-
-SCRIPT = Path(sys.executable).with_name("strikebot")
-CLI = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "bot"]
-TIMEOUT_S = 60
+from tests.cli_runner import CLI, Run, cli_env, failed, ok  # noqa: F401
 
 DURATION_Q = "how long has the strike lasted?"
 MENTIONS = ("@everyone", "@here", "<!channel>", "<!here>", "<!everyone>")
@@ -37,8 +31,6 @@ RANDOM_LATIN1 = bytes(_rng.randrange(256) for _ in range(400)).decode("latin-1")
 RANDOM_BYTES_LINE = bytes(_rng.choice([b for b in range(256) if b != 0x0A]) for _ in range(400))
 CONTROL = "".join(chr(c) for c in range(32) if chr(c) not in "\t\n\r")
 HUGE = ((DURATION_Q + " ") * 4000)[:100_000]
-
-Run = Callable[..., subprocess.CompletedProcess]
 
 
 # --- the core ------------------------------------------------------------------------------
@@ -166,63 +158,9 @@ def test_core_noise_around_a_real_question_still_answers(bot: StrikeBot, text: s
 # --- the command line ---------------------------------------------------------------------
 
 
-def cli_env(db: Path | None, **extra: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("STRIKEBOT_", "SLACK_", "DISCORD_"))
-    }
-    if db is not None:
-        env["STRIKEBOT_DB"] = str(db)
-    env.update(extra)
-    return env
-
-
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
     return tmp_path / "bad.db"
-
-
-@pytest.fixture
-def run(tmp_path: Path, db: Path) -> Run:
-    """run(*args, input=None, db=<this test's db>, env=None) -> CompletedProcess (text)."""
-
-    def _run(
-        *args: str | bytes,
-        input: str | bytes | None = None,
-        db: Path | None = db,
-        env: dict[str, str] | None = None,
-    ) -> subprocess.CompletedProcess:
-        data = input.encode("utf-8") if isinstance(input, str) else input
-        proc = subprocess.run(
-            [*CLI, *args],
-            input=data if data is not None else b"",
-            capture_output=True,
-            env=cli_env(db, **(env or {})),
-            cwd=tmp_path,
-            timeout=TIMEOUT_S,
-        )
-        return subprocess.CompletedProcess(
-            proc.args,
-            proc.returncode,
-            proc.stdout.decode("utf-8", "replace"),
-            proc.stderr.decode("utf-8", "replace"),
-        )
-
-    return _run
-
-
-def ok(proc: subprocess.CompletedProcess) -> str:
-    assert "Traceback" not in proc.stderr, proc.stderr
-    assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stderr}"
-    return proc.stdout
-
-
-def failed(proc: subprocess.CompletedProcess) -> str:
-    assert "Traceback" not in proc.stderr, proc.stderr
-    assert proc.returncode != 0, f"expected a failure\nstdout: {proc.stdout[:300]}"
-    assert proc.stderr.strip()
-    return proc.stderr
 
 
 def answers(out: str) -> list[dict[str, Any]]:

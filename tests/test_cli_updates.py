@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 from bot.core.admin import Actor
 from bot.core.updates import SubscriptionService
 from bot.store.db import Store
 from bot.store.subscriptions import SubscriptionStore
+from tests.cli_runner import run_cli
 
 
 def strikebot(db: Path, *args: str) -> subprocess.CompletedProcess:
-    exe = Path(sys.executable).with_name("strikebot")
-    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "bot"]
-    return subprocess.run(
-        [*cmd, "--db", str(db), *args], capture_output=True, text=True, timeout=60
-    )
+    return run_cli(args, db=db, cwd=db.parent)
 
 
 def test_cli_fact_add_queues_one_delivery_per_subscribed_channel(tmp_path):
