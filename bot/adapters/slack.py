@@ -378,17 +378,23 @@ class StrikeSlack:
             return kit.report_message(self.reports.build(actor, cmd.days))
         return kit.admin_help_message(cmd.problem)
 
+    def open_modal(
+        self, client: WebClient, trigger_id: str | None, view: dict, respond, again: str
+    ) -> None:
+        """Open a form (its trigger id is valid for 3 seconds), or say how to try again."""
+        try:
+            client.views_open(trigger_id=trigger_id, view=view)
+        except (SlackApiError, URLError, OSError) as exc:
+            log.warning("views.open failed: %s", _api_error(exc))
+            message = f"Sorry, I couldn't open the form; please {again} again."
+            self.send(respond, _private(kit.notice(message)))
+
     def open_add_modal(self, client: WebClient, command: dict, cmd: Command, respond) -> None:
         """Open the add-fact form (the trigger id is valid for 3 seconds)."""
         with self.core:
             topics = sorted(self.bot.store.topics())[:60]
         view = kit.add_fact_modal(today=self.bot.today(), text=cmd.text, topics=topics)
-        try:
-            client.views_open(trigger_id=command.get("trigger_id"), view=view)
-        except (SlackApiError, URLError, OSError) as exc:
-            log.warning("views.open failed: %s", _api_error(exc))
-            message = "Sorry, I couldn't open the form; please run `/strike-admin add` again."
-            self.send(respond, {**kit.notice(message), "response_type": "ephemeral"})
+        self.open_modal(client, command.get("trigger_id"), view, respond, "run `/strike-admin add`")
 
     def on_add_submitted(
         self, ack: Callable[..., None], body: dict[str, Any], view: dict, client: WebClient
@@ -427,12 +433,9 @@ class StrikeSlack:
         """Open the article form; the channel is kept to reply there after submission."""
         metadata = json.dumps({"channel": command.get("channel_id") or ""})
         view = kit.article_modal(today=self.bot.today(), title=cmd.text, metadata=metadata)
-        try:
-            client.views_open(trigger_id=command.get("trigger_id"), view=view)
-        except (SlackApiError, URLError, OSError) as exc:
-            log.warning("views.open failed: %s", _api_error(exc))
-            message = "Sorry, I couldn't open the form; please run `/strike-admin article` again."
-            self.send(respond, {**kit.notice(message), "response_type": "ephemeral"})
+        self.open_modal(
+            client, command.get("trigger_id"), view, respond, "run `/strike-admin article`"
+        )
 
     def on_article_submitted(
         self, ack: Callable[..., None], body: dict[str, Any], view: dict, client: WebClient
@@ -540,12 +543,7 @@ class StrikeSlack:
             view = kit.candidate_modal(
                 item, accept=accept, today=self.bot.today(), metadata=metadata
             )
-        try:
-            client.views_open(trigger_id=body.get("trigger_id"), view=view)
-        except (SlackApiError, URLError, OSError) as exc:
-            log.warning("views.open failed: %s", _api_error(exc))
-            message = "Sorry, I couldn't open the form; please press the button again."
-            self.send(respond, _private(kit.notice(message)))
+        self.open_modal(client, body.get("trigger_id"), view, respond, "press the button")
 
     def on_candidate_submitted(
         self, ack: Callable[..., None], body: dict[str, Any], view: dict, client: WebClient
