@@ -132,3 +132,13 @@ def test_bundled_answers_are_fast(bot):
         bot.answer(q)
     per_question = (time.perf_counter() - start) / len(questions)
     assert per_question < 0.02  # generous for CI; the benchmark script reports the real figure
+
+
+def test_a_question_after_some_context_is_still_found(bot):
+    text = (
+        "My cousin works in post-production and we argued about this all weekend at the diner. "
+        "Somebody at the picket said the studios were being generous. "
+        "What did the studios offer on pay?"
+    )
+    answer = bot.answer(text)
+    assert answer.answered and "offer-pay" in answer.fact_ids

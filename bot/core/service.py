@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import re
 import threading
 import unicodedata
 from collections.abc import Callable
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from bot.core.composer import Composer, Knowledge
 from bot.core.language import Language, clean
-from bot.core.matcher import Matcher
+from bot.core.matcher import Analysis, Match, Matcher
 from bot.core.models import Answer, Question, Source, Topic
 from bot.store.db import Store, StoreError
 from bot.store.knowledge_files import (
@@ -28,6 +29,8 @@ from bot.store.knowledge_files import (
 log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 1000
+MAX_SENTENCES = 3
+_SENTENCE_END = re.compile(r"(?<=[?.!])\s+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,12 +156,22 @@ class StrikeBot:
         cleaned, problem = check_question(text)
         if problem:
             return self.composer.invalid(text if isinstance(text, str) else "", problem)
-        analysis, matches = self.matcher.match(cleaned)
+        analysis, matches = self._best_reading(cleaned)
         if analysis.concepts and self._is_status_request(analysis):
             answer = self.composer.status()
             answer.question = cleaned
             return answer
         return self.composer.answer(cleaned, analysis, matches)
+
+    def _best_reading(self, text: str) -> tuple[Analysis, list[Match]]:
+        """Match the whole message, and for a message of several sentences ("I was on the
+        picket line and someone said ... What did they actually offer?") each of its last
+        sentences too: the reading whose best fact scores highest wins."""
+        readings = [self.matcher.match(text)]
+        sentences = [p for p in _SENTENCE_END.split(text) if len(p.split()) >= 2]
+        if len(sentences) > 1:
+            readings.extend(self.matcher.match(p) for p in sentences[-MAX_SENTENCES:])
+        return max(readings, key=lambda r: r[1][0].score if r[1] else 0.0)
 
     def _is_status_request(self, analysis) -> bool:
         content = [c for c in analysis.concepts if c not in self.language.question_words]
