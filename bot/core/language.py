@@ -50,12 +50,16 @@ def tokens(text: str) -> list[str]:
     # Plain ASCII needs no unicode normalisation: the fast path for bulk indexing.
     folded = text.translate(_ASCII_BREAKS).lower() if text.isascii() else fold(clean(text))
     if "%" in folded:
-        folded = _PERCENT_RE.sub(r"\1 percent ", folded)
+        folded = _PERCENT_RE.sub(_percent, folded)
     out = _TOKEN_RE.findall(folded.replace("'s ", " "))
     if "," in folded:
         # "3,5" is a decimal comma, "100,000" a thousands separator.
         out = [_number(t) if "," in t else t for t in out]
     return out
+
+
+def _percent(match: re.Match[str]) -> str:
+    return match.group(1) + " percent "
 
 
 def _number(token: str) -> str:

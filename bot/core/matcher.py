@@ -114,9 +114,10 @@ class Matcher:
             aliases: list[tuple[str, ...]] = []
             markers: set[str] = set()
             first_alias = 1 + len(fact.questions)
+            seen_tokens: list[str] = []
             for position, text in enumerate(texts):
                 toks = tokens(text)
-                frequency.update(toks)
+                seen_tokens.extend(toks)
                 cs, parts = split(toks)
                 target = in_text if position == 0 else elsewhere
                 target.update(cs)
@@ -127,6 +128,7 @@ class Matcher:
                     markers = answer_markers(toks, cs)
                 elif first_alias <= position < first_alias + len(fact.aliases) and cs:
                     aliases.append(tuple(cs))
+            frequency.update(seen_tokens)
             index = len(matcher.entries)
             concepts = frozenset(in_text | elsewhere)
             matcher.entries.append(
