@@ -13,6 +13,7 @@ from typing import Any
 from bot.core.models import Fact, Source
 from bot.core.service import StrikeBot
 from bot.store.knowledge_files import (
+    FACT_KEYS,
     ID_RE,
     MAX_TEXT,
     TOPIC_RE,
@@ -169,16 +170,7 @@ class AdminService:
     def edit(self, actor: Actor, fact_id: str, **changes: Any) -> Fact:
         """Change a fact's text, topic, as-of date, source or matching hints."""
         self.require(actor)
-        allowed = {
-            "text",
-            "topic",
-            "as_of",
-            "source",
-            "questions",
-            "aliases",
-            "keywords",
-            "review_by",
-        }
+        allowed = FACT_KEYS - {"id", "status"}  # status changes are retract / restore
         unknown = set(changes) - allowed
         if unknown:
             raise AdminInputError(f"Cannot edit {', '.join(sorted(unknown))}.")
