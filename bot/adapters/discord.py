@@ -32,7 +32,6 @@ from bot.core.admin import (
     AdminService,
     PermissionDenied,
     check_topic,
-    parse_date,
 )
 from bot.core.due import days_overdue, due_facts
 from bot.core.models import Answer, Fact, Question
@@ -520,13 +519,6 @@ async def read_article(file: discord.Attachment) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise ArticleFileError("The file must be UTF-8 text.") from None
-
-
-def check_article_details(admin: AdminService, details: dict[str, Any]) -> None:
-    """The core's checks on an article's title, date and URL, made before the admin pastes
-    the text (add_article makes them again)."""
-    published = parse_date(details["published"], "published")
-    admin.find_or_make_source(details["title"], published, details["url"], details["publisher"])
 
 
 async def add_article(
@@ -1036,7 +1028,7 @@ class AdminCommands(
         }
         if file is None:
             try:
-                await self.frontend.run(check_article_details, self.frontend.admin, details)
+                await self.frontend.run(self.frontend.review.check_article, **details)
             except (AdminInputError, StoreError) as exc:
                 await tell_privately(interaction, explain(exc) or APOLOGY)
                 return

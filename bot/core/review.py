@@ -75,6 +75,21 @@ class ReviewService:
 
     # --- intake --------------------------------------------------------------------------
 
+    def check_article(
+        self,
+        title: str,
+        published: str | dt.date,
+        url: str | None = None,
+        publisher: str | None = None,
+    ) -> tuple[str, dt.date]:
+        """An article's title and date as stored, or AdminInputError on a bad title, date or
+        URL (adapters call this before asking for the text; the source itself is created by
+        the first accepted candidate)."""
+        published_date = parse_date(published, "published")
+        title = " ".join((title or "").split())
+        self.admin.find_or_make_source(title, published_date, url, publisher)
+        return title, published_date
+
     def add_article(
         self,
         actor: Actor,
@@ -93,10 +108,7 @@ class ReviewService:
             raise AdminInputError(
                 f"The article is longer than {MAX_ARTICLE_CHARS:,} characters; split it."
             )
-        published_date = parse_date(published, "published")
-        title = " ".join((title or "").split())
-        # Checks the title and URL; the source itself is created by the first accept.
-        self.admin.find_or_make_source(title, published_date, url, publisher)
+        title, published_date = self.check_article(title, published, url, publisher)
         self.bot.refresh()
         knowledge = self.bot.knowledge
         proposals = propose(
