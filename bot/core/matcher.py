@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
+from bot.core.bulk import paused_gc
 from bot.core.language import Language, answer_markers, is_number, tokens
 from bot.core.models import Fact, Topic
 
@@ -95,8 +96,13 @@ class Matcher:
     def build(
         cls, language: Language, facts: Iterable[Fact], topics: dict[str, Topic] | None = None
     ) -> Matcher:
+        """Index the active facts."""
+        with paused_gc():
+            return cls._build(language, facts, topics or {})
+
+    @classmethod
+    def _build(cls, language: Language, facts: Iterable[Fact], topics: dict[str, Topic]) -> Matcher:
         matcher = cls(language)
-        topics = topics or {}
         # A concept a fact names in its questions, aliases or keywords comes first in its
         # posting list: when a common word's list is cut short, those facts are kept.
         strong: defaultdict[str, list[int]] = defaultdict(list)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.core.bulk import paused_gc
 from bot.core.composer import Composer, Knowledge
 from bot.core.language import Language, clean
 from bot.core.matcher import Analysis, Match, Matcher
@@ -136,11 +137,12 @@ class StrikeBot:
             version = self.store.data_version()
             if version == self._version and not force:
                 return
-            facts = self.store.facts(include_retracted=False)
-            sources = self.store.sources()
-            topics = self.store.topics()
-            self.knowledge = Knowledge.build(facts, sources, topics)
-            self.matcher = Matcher.build(self.language, facts, topics)
+            with paused_gc():
+                facts = self.store.facts(include_retracted=False)
+                sources = self.store.sources()
+                topics = self.store.topics()
+                self.knowledge = Knowledge.build(facts, sources, topics)
+                self.matcher = Matcher.build(self.language, facts, topics)
             self.composer = Composer(
                 self.knowledge,
                 min_confidence=self.config.min_confidence,

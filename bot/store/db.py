@@ -16,6 +16,7 @@ from typing import Any
 
 import sqlite_utils
 
+from bot.core.bulk import paused_gc
 from bot.core.models import Fact, Source, Topic
 from bot.store.knowledge_files import KnowledgeSet
 from bot.store.migrations import migrate
@@ -537,6 +538,17 @@ class Store:
         decide: Callable[[Fact, dict[str, Any] | None, _Batch], None],
     ) -> None:
         """Write a knowledge set in bulk; `decide` says what happens to each fact."""
+        with paused_gc():
+            self._merge_batch(db, knowledge, topics, origin, decide)
+
+    def _merge_batch(
+        self,
+        db: sqlite_utils.Database,
+        knowledge: KnowledgeSet,
+        topics: Iterable[Topic],
+        origin: str,
+        decide: Callable[[Fact, dict[str, Any] | None, _Batch], None],
+    ) -> None:
         batch = _Batch(now())
         self._upsert_topics(db, topics)
         self._upsert_sources(db, knowledge.sources, origin)
