@@ -31,7 +31,7 @@ from bot.store.subscriptions import SubscriptionStore
 DURATION = "strike.duration"
 ENDED = "The strike ended after 148 days."
 EXPECTED_LINE = (
-    "How long the strike has lasted: the Writers Guild of America (WGA) strike had gone on "
+    "How long the strike has lasted: The Writers Guild of America (WGA) strike had gone on "
     "for roughly 130 days (11 Sep 2023) -> The strike ended after 148 days (27 Sep 2023)"
 )
 
