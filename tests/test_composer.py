@@ -207,3 +207,8 @@ def test_compare_without_naming_pay_still_pairs_offer_and_demand(bot):
 def test_refusal_of_an_unrelated_question_suggests_only_core_topics(bot):
     answer = bot.answer("who won the world cup")
     assert "Will ai replace writers?" not in answer.suggestions
+
+
+def test_a_broad_question_leads_with_the_headline_fact(bot):
+    answer = bot.answer("what did the studios offer?")
+    assert answer.fact_ids[0] == "offer-pay"

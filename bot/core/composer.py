@@ -208,6 +208,14 @@ class Composer:
             close = m.score >= best.score - AMBIGUITY_MARGIN and m.score >= self.min_confidence
             if close or self._adds_coverage(analysis, best, m):
                 topics.append(m.fact.topic)
+        tied = all(
+            t in best_by_topic and best_by_topic[t].score >= best.score - AMBIGUITY_MARGIN
+            for t in topics
+        )
+        if not analysis.compare and len(topics) > 1 and tied:
+            # Several facts answer about equally well: the headline (status) ones lead.
+            headline = set(self.knowledge.status_topics())
+            topics.sort(key=lambda t: t not in headline)
         statements = []
         for topic in topics:
             fact = self.knowledge.current(topic)
