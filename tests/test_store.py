@@ -148,11 +148,14 @@ def test_locked_database_gives_a_clear_error(db_path):
     store.add_fact(FACT, SOURCE, actor="alice")  # works again once released
 
 
-def test_data_version_changes_when_another_connection_writes(db_path):
+def test_knowledge_revision_moves_with_fact_changes_from_any_connection(db_path):
     a, b = Store(db_path), Store(db_path)
-    before = a.data_version()
+    before = a.knowledge_revision()
     b.add_fact(FACT, SOURCE, actor="other process")
-    assert a.data_version() != before
+    after_add = a.knowledge_revision()
+    assert after_add != before
+    b.log_question("q?", False, 0.0, [], "test", None)  # logs do not force a re-index
+    assert a.knowledge_revision() == after_add
 
 
 def test_logs_past_retention_are_purged(fresh_store):

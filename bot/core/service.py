@@ -134,7 +134,7 @@ class StrikeBot:
     def refresh(self, *, force: bool = False) -> None:
         """Rebuild the index if the store changed (in this process or another)."""
         with self._lock:
-            version = self.store.data_version()
+            version = self.store.knowledge_revision()
             if version == self._version and not force:
                 return
             with paused_gc():

@@ -200,19 +200,20 @@ class Store:
                     conn.execute("ROLLBACK")
                 raise _explain(self.path, exc) from None
 
-    def data_version(self) -> int:
-        """Changes when any connection (another process too) commits a write."""
-        try:
-            with self._lock:
-                version = self.db.execute("PRAGMA data_version").fetchone()[0]
-        except sqlite3.Error as exc:
-            raise _explain(self.path, exc) from None
-        return version + self._local_writes
+    def knowledge_revision(self) -> int:
+        """A counter every change to facts, sources or topics moves on, in any process.
 
-    _local_writes = 0
+        Question logs, feedback and the review queue do not move it, so a bot does not
+        re-index because another process logged a question."""
+        rows = self._read("select value from meta where key = 'revision'")
+        return int(rows[0]["value"]) if rows else 0
 
-    def _wrote(self) -> None:
-        self._local_writes += 1
+    @staticmethod
+    def _bump_revision(db: sqlite_utils.Database) -> None:
+        db.execute(
+            "insert into meta (key, value) values ('revision', '1') on conflict(key)"
+            " do update set value = cast(value as integer) + 1"
+        )
 
     # --- reads ---------------------------------------------------------------------------
 
@@ -433,7 +434,7 @@ class Store:
                 }
             )
             self._audit(db, actor, "add", fact.id, None, fact, platform)
-        self._wrote()
+            self._bump_revision(db)
         return fact
 
     def update_fact(
@@ -464,7 +465,7 @@ class Store:
                 extra.update(status_reason=note, status_by=actor, status_at=now())
             db["facts"].update(fact_id, {**_fact_row(after), **extra})
             self._audit(db, actor, action, fact_id, before, after, platform, note)
-        self._wrote()
+            self._bump_revision(db)
         return after
 
     def log_question(
@@ -593,7 +594,7 @@ class Store:
 
         with self.transaction() as db:
             self._merge(db, knowledge, topics, origin, decide)
-        self._wrote()
+            self._bump_revision(db)
         return counts
 
     def sync_bundled(
@@ -641,5 +642,5 @@ class Store:
         with self.transaction() as db:
             self._merge(db, knowledge, topics, BUNDLED, decide)
             db["meta"].upsert({"key": "bundle_fingerprint", "value": fingerprint}, pk="key")
-        self._wrote()
+            self._bump_revision(db)
         return counts
