@@ -27,6 +27,16 @@ from bot.core.models import Fact, Topic
 CANDIDATES = 16
 COMMON_POSTINGS = 2000
 _SEPARATOR = "zqxsepzqx"
+# Suffixes and what a base form may end in instead: mention-ing, hop-ed -> hope, stud-ies ->
+# study. A doubled last consonant is undone too (plann-ing -> plan).
+_INFLECTIONS = (
+    ("ing", ("", "e")),
+    ("ed", ("", "e")),
+    ("ies", ("y",)),
+    ("es", ("", "e")),
+    ("s", ("",)),
+    ("ly", ("",)),
+)
 RESCORED = 300  # leaders a common concept re-ranks
 GENERIC_WEIGHT = 0.3
 UNKNOWN_WEIGHT = 0.8  # times the highest idf: a word no fact uses weighs more than any other
@@ -181,6 +191,17 @@ class Matcher:
         repair = self._repairs[token] = self._nearest_word(token)
         return repair
 
+    def _base_form(self, token: str) -> str | None:
+        """A known word this one is an inflection of ("mentioning" -> "mention", "saying" ->
+        "say", "planned" -> "plan"), tried before typo repair so a real word is never
+        "corrected" into another."""
+        known = self.vocabulary
+        ignorable = self.language.ignorable
+        for word in _base_candidates(token):
+            if word in known or word in ignorable:
+                return word
+        return None
+
     def _nearest_word(self, token: str) -> str | None:
         size = len(token)
         if size < 3:
@@ -220,6 +241,10 @@ class Matcher:
         for tok in raw:
             if tok in self.vocabulary or is_number(tok) or tok in self.language.ignorable:
                 fixed.append(tok)
+                continue
+            base = self._base_form(tok)
+            if base is not None:
+                fixed.append(base)
                 continue
             repair = self._correct(tok)
             if repair:
@@ -373,6 +398,17 @@ class Matcher:
         scored = [self.score(analysis, idx, f) for idx, f in zip(indexes, fuzzy, strict=True)]
         scored.sort(key=lambda m: m.score, reverse=True)
         return analysis, scored[:limit]
+
+
+def _base_candidates(token: str) -> list[str]:
+    out = []
+    for suffix, endings in _INFLECTIONS:
+        if token.endswith(suffix) and len(token) > len(suffix) + 2:
+            stem = token[: -len(suffix)]
+            out.extend(stem + ending for ending in endings)
+            if len(stem) > 2 and stem[-1] == stem[-2]:
+                out.append(stem[:-1])
+    return out
 
 
 def _insertion_or_swap(token: str, word: str) -> bool:

@@ -172,7 +172,10 @@ class StrikeBot:
         readings = [self.matcher.match(text)]
         sentences = [p for p in _SENTENCE_END.split(text) if len(p.split()) >= 2]
         if len(sentences) > 1:
-            readings.extend(self.matcher.match(p) for p in sentences[-MAX_SENTENCES:])
+            # The questions in it, or else its last sentence: context ("I'm new to the
+            # guild.") is not read as a question of its own.
+            asked = [p for p in sentences if p.rstrip().endswith("?")] or sentences[-1:]
+            readings.extend(self.matcher.match(p) for p in asked[-MAX_SENTENCES:])
         return max(readings, key=lambda r: r[1][0].score if r[1] else 0.0)
 
     def _is_status_request(self, analysis) -> bool:
