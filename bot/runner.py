@@ -37,6 +37,7 @@ def run_all(settings: Settings, bot: StrikeBot, *, console: bool = True) -> None
     """Run every adapter that is configured until the console ends (or forever).
 
     Without the console, exits with status 1 once every platform adapter has failed."""
+    bot.warm()
     threads = []
     failures: list[str] = []
     if settings.slack_bot_token:

@@ -100,6 +100,9 @@ class StrikeBot:
             if purged:
                 log.info("purged %d question/feedback log entries past retention", purged)
         self._version = -1
+        self._knowledge: Knowledge | None = None
+        self._matcher: Matcher | None = None
+        self._composer: Composer | None = None
         self.refresh()
 
     # --- loading -------------------------------------------------------------------------
@@ -132,24 +135,59 @@ class StrikeBot:
         return counts
 
     def refresh(self, *, force: bool = False) -> None:
-        """Rebuild the index if the store changed (in this process or another)."""
+        """Forget the index if the store's knowledge changed (in this process or another);
+        it is rebuilt when next needed, so admin commands never wait for it."""
         with self._lock:
             version = self.store.knowledge_revision()
             if version == self._version and not force:
                 return
-            with paused_gc():
-                facts = self.store.facts(include_retracted=False)
-                sources = self.store.sources()
-                topics = self.store.topics()
-                self.knowledge = Knowledge.build(facts, sources, topics)
-                self.matcher = Matcher.build(self.language, facts, topics)
-            self.composer = Composer(
-                self.knowledge,
-                min_confidence=self.config.min_confidence,
-                stale_days=self.config.stale_days,
-                today=self.today,
-            )
             self._version = version
+            self._knowledge = None
+            self._matcher = None
+            self._composer = None
+
+    def warm(self) -> None:
+        """Build the index now (a long-running bot does this at start, so that its first
+        question is not the one that waits)."""
+        self.refresh()
+        _ = self.composer, self.matcher
+
+    @property
+    def knowledge(self) -> Knowledge:
+        """The active facts by topic, with their sources and topics."""
+        with self._lock:
+            if self._knowledge is None:
+                with paused_gc():
+                    self._knowledge = Knowledge.build(
+                        self.store.facts(include_retracted=False),
+                        self.store.sources(),
+                        self.store.topics(),
+                    )
+            return self._knowledge
+
+    @property
+    def matcher(self) -> Matcher:
+        """The question index over the active facts."""
+        with self._lock:
+            if self._matcher is None:
+                knowledge = self.knowledge
+                with paused_gc():
+                    self._matcher = Matcher.build(
+                        self.language, knowledge.facts.values(), knowledge.topics
+                    )
+            return self._matcher
+
+    @property
+    def composer(self) -> Composer:
+        with self._lock:
+            if self._composer is None:
+                self._composer = Composer(
+                    self.knowledge,
+                    min_confidence=self.config.min_confidence,
+                    stale_days=self.config.stale_days,
+                    today=self.today,
+                )
+            return self._composer
 
     # --- questions -----------------------------------------------------------------------
 
