@@ -20,6 +20,7 @@ from bot.core.models import Fact, Source, Topic
 
 # libyaml's loader when PyYAML was built with it: the same nodes and marks, several times faster.
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
 TOPIC_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,79}$")
 MAX_TEXT = 2000
@@ -449,4 +450,4 @@ def dump_knowledge(sources: Iterable[Source], facts: Iterable[Fact]) -> str:
         if f.status != "active":
             entry["status"] = f.status
         doc["facts"].append(entry)
-    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100)
+    return yaml.dump(doc, Dumper=_DUMPER, sort_keys=False, allow_unicode=True, width=100)
