@@ -55,7 +55,10 @@ def run_all(settings: Settings, bot: StrikeBot, *, console: bool = True) -> None
         )
     if console:
         run_chat(bot, sys.stdin, click.echo, interactive=True, user=current_user())
-        return
+        interactive = getattr(sys.stdin, "isatty", lambda: False)()
+        if interactive or not threads:
+            return  # the person at the console said quit
+        # No terminal (a service manager, a pipe that ended): keep serving the platforms.
     for thread in threads:
         thread.join()
     if failures and len(failures) == len(threads):

@@ -47,3 +47,24 @@ def test_without_tokens_the_console_runs_alone(monkeypatch, bot, capsys):
     out = capsys.readouterr()
     assert "Slack and Discord are off" in out.err
     assert "130" in out.out
+
+
+def test_without_a_terminal_the_platforms_keep_running_after_stdin_ends(monkeypatch, bot):
+    import io
+    import sys
+    import threading
+
+    stop = threading.Event()
+    served = []
+
+    def serve(settings, core):
+        served.append("started")
+        stop.wait(5)
+        served.append("stopped")
+
+    monkeypatch.setattr(discord_adapter, "run_discord", serve)
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))  # not a TTY, already at its end
+    timer = threading.Timer(0.3, stop.set)
+    timer.start()
+    run_all(Settings(DISCORD_TOKEN="a.b.c", STRIKEBOT_DB="x.db"), bot, console=True)
+    assert served == ["started", "stopped"]  # run_all waited for the platform
