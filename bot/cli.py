@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import sys
@@ -22,7 +23,7 @@ from bot.core.models import Answer, Fact, Question
 from bot.core.report import Report, ReportService
 from bot.core.review import ReviewItem, ReviewService
 from bot.core.service import BotConfig, StrikeBot
-from bot.core.updates import StatusUpdates
+from bot.core.updates import StatusUpdates, SubscriptionService
 from bot.render.text import human_date
 from bot.settings import Settings
 from bot.store.db import NotFound, Store, StoreError, fact_json
@@ -684,6 +685,23 @@ def report_promote(
     else:
         verb = "added questions to" if fact_id else "added"
         click.echo(f"{verb} {fact.id}")
+
+
+@cli.command()
+@click.option("--platform", type=click.Choice(["slack", "discord"]), help="Only this platform.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+@guarded
+def subscriptions(app: App, platform: str | None, as_json: bool) -> None:
+    """Channels that get status updates (subscribe with /strike subscribe in the channel)."""
+    subs = SubscriptionService(app.bot.store).list(platform)
+    if as_json:
+        emit_json([dataclasses.asdict(s) for s in subs])
+        return
+    if not subs:
+        click.echo("No channel is subscribed; run /strike subscribe in a channel.")
+    for s in subs:
+        click.echo(f"{s.platform}  {s.channel}  (by {s.added_by or '?'}, {s.added_at or '?'})")
 
 
 # --- running ----------------------------------------------------------------------------

@@ -36,3 +36,13 @@ def test_cli_fact_add_queues_one_delivery_per_subscribed_channel(tmp_path):
     ]
     [update] = SubscriptionStore(store).updates()
     assert "148 days" in update["message"] and "130 days" in update["message"]
+
+
+def test_cli_lists_subscriptions(tmp_path):
+    db = tmp_path / "s.db"
+    store = Store(db)
+    SubscriptionService(store).subscribe(Actor("U1", "slack", is_admin=True), "slack", "C9")
+    out = strikebot(db, "subscriptions")
+    assert out.returncode == 0 and "slack  C9" in out.stdout
+    listed = strikebot(db, "subscriptions", "--platform", "discord", "--json")
+    assert listed.returncode == 0 and listed.stdout.strip() == "[]"
