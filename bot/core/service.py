@@ -193,20 +193,21 @@ class StrikeBot:
 
     def answer(self, text: str) -> Answer:
         """Answer without logging: the pure path (tests, benchmarks, eval)."""
+        composer = self.composer  # one snapshot for the whole answer
         cleaned, problem = check_question(text)
         if problem:
-            return self.composer.invalid(text if isinstance(text, str) else "", problem)
+            return composer.invalid(text if isinstance(text, str) else "", problem)
         analysis, matches = self._best_reading(cleaned)
         if analysis.concepts and self._is_status_request(analysis):
-            answer = self.composer.status()
+            answer = composer.status()
             answer.question = cleaned
             return answer
-        return self.composer.answer(cleaned, analysis, matches)
+        return composer.answer(cleaned, analysis, matches)
 
     def _best_reading(self, text: str) -> tuple[Analysis, list[Match]]:
-        """Match the whole message, and for a message of several sentences ("I was on the
-        picket line and someone said ... What did they actually offer?") each of its last
-        sentences too: the reading whose best fact scores highest wins."""
+        """Match the whole message and, for a message of several sentences ("I was on the
+        picket line and someone said ... What did they actually offer?"), its questions on
+        their own too: the reading whose best fact scores highest wins."""
         readings = [self.matcher.match(text)]
         sentences = [p for p in _SENTENCE_END.split(text) if len(p.split()) >= 2]
         if len(sentences) > 1:
@@ -216,7 +217,7 @@ class StrikeBot:
             readings.extend(self.matcher.match(p) for p in asked[-MAX_SENTENCES:])
         return max(readings, key=lambda r: r[1][0].score if r[1] else 0.0)
 
-    def _is_status_request(self, analysis) -> bool:
+    def _is_status_request(self, analysis: Analysis) -> bool:
         content = [c for c in analysis.concepts if c not in self.language.question_words]
         return bool(content) and all(c == "status" for c in content)
 
@@ -244,10 +245,12 @@ class StrikeBot:
             return None
 
     def status(self) -> Answer:
+        """The latest picture (`/strike status`)."""
         self.refresh()
         return self.composer.status()
 
     def topics(self) -> list[str]:
+        """The labels of every topic with an active fact, status topics first."""
         self.refresh()
         return self.composer.topic_labels()
 
