@@ -445,8 +445,9 @@ def facts_import(app: App, file: Path, by: str | None) -> None:
 @pass_app
 @guarded
 def facts_export(app: App, file: Path) -> None:
-    """Write every fact and source as a knowledge YAML file that `import` reads back."""
-    text = app.admin.export_text()
+    """Write every fact and source as a knowledge file that `import` reads back: YAML, or
+    JSON when FILE ends in .json (much faster to import at many thousands of facts)."""
+    text = app.admin.export_text(as_json=file.suffix.lower() == ".json")
     try:
         file.write_text(text, encoding="utf-8")
     except OSError as exc:

@@ -136,3 +136,17 @@ def test_yaml_booleans_in_word_lists_stay_words(tmp_path):
     path = write(tmp_path, "stopwords: [on, no, yes, off]\n", "language.yaml")
     lang = load_language(path)
     assert {"on", "no", "yes", "off"} <= lang.stopwords
+
+
+def test_json_knowledge_reads_fast_and_still_reports_lines(bot, tmp_path):
+    text = dump_knowledge(bot.store.sources().values(), bot.store.facts(), as_json=True)
+    good = write(tmp_path, text, "export.facts.json")
+    again = load_fact_files([good])
+    assert sorted(again.facts, key=lambda f: f.id) == sorted(bot.store.facts(), key=lambda f: f.id)
+    broken = write(
+        tmp_path, text.replace('"as_of": "2023-09-11"', '"as_of": "soon"', 1), "bad.facts.json"
+    )
+    with pytest.raises(KnowledgeError) as caught:
+        load_fact_files([broken])
+    problem = str(caught.value)
+    assert "bad.facts.json:" in problem and ":0:" not in problem and "ISO date" in problem

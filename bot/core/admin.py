@@ -255,9 +255,9 @@ class AdminService:
         self._done()
         return counts
 
-    def export_text(self, *, include_retracted: bool = True) -> str:
-        """Every fact and source as one knowledge YAML document."""
+    def export_text(self, *, include_retracted: bool = True, as_json: bool = False) -> str:
+        """Every fact and source as one knowledge document (YAML, or JSON for bulk)."""
         facts = self.store.facts(include_retracted=include_retracted)
         used = {f.source for f in facts}
         sources = [s for s in self.store.sources().values() if s.id in used]
-        return dump_knowledge(sources, facts)
+        return dump_knowledge(sources, facts, as_json=as_json)

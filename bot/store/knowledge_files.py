@@ -7,6 +7,7 @@ Every file is validated completely before anything of it is used; a problem is r
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -69,14 +70,22 @@ class _Node:
 class _Reader:
     """Turns a YAML node tree into plain values, keeping the line of every mapping/sequence."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, *, fast: bool = False):
         self.path = path
+        self.fast = fast
         self.problems: list[str] = []
 
     def fail(self, line: int, message: str) -> None:
         self.problems.append(f"{self.path}:{line}: {message}")
 
     def load(self, text: str) -> _Node | None:
+        if self.fast and text.lstrip().startswith("{"):
+            # JSON is YAML too, and the json module reads it many times faster. Lines are
+            # not known on this path: any problem sends the caller back to the YAML reader.
+            try:
+                return _plain(json.loads(text))
+            except ValueError:
+                pass
         try:
             root = yaml.compose(text, Loader=_LOADER)
         except yaml.MarkedYAMLError as exc:
@@ -198,6 +207,15 @@ class _Reader:
             self.fail(item[key].line, f"unknown field '{key}' in {what}")
 
 
+def _plain(value: Any) -> _Node:
+    """A JSON value as reader nodes (line 0: unknown)."""
+    if isinstance(value, dict):
+        return _Node({str(k): _plain(v) for k, v in value.items()}, 0)
+    if isinstance(value, list):
+        return _Node([_plain(v) for v in value], 0)
+    return _Node(value, 0, value if isinstance(value, str) else None)
+
+
 def _read_text(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8")
@@ -263,8 +281,10 @@ def parse_fact(reader: _Reader, node: _Node) -> Fact | None:
     )
 
 
-def _root_mapping(path: Path, allowed: set[str]) -> tuple[_Reader, dict[str, _Node] | None]:
-    reader = _Reader(path)
+def _root_mapping(
+    path: Path, allowed: set[str], *, fast: bool = False
+) -> tuple[_Reader, dict[str, _Node] | None]:
+    reader = _Reader(path, fast=fast)
     root = reader.load(_read_text(path))
     if root is None:
         return reader, None
@@ -276,14 +296,25 @@ def _root_mapping(path: Path, allowed: set[str]) -> tuple[_Reader, dict[str, _No
 
 
 def load_fact_files(paths: Iterable[Path], known_sources: Iterable[str] = ()) -> KnowledgeSet:
-    """Read and validate fact files together; raise KnowledgeError listing every problem."""
+    """Read and validate fact files together; raise KnowledgeError listing every problem
+    (each with its file and line). Files in JSON form are read fast; if anything is wrong,
+    everything is read again the slow way, which knows the lines."""
+    paths = list(paths)
+    known = set(known_sources)
+    try:
+        return _load_fact_files(paths, known, fast=True)
+    except KnowledgeError:
+        return _load_fact_files(paths, known, fast=False)
+
+
+def _load_fact_files(paths: list[Path], known_sources: set[str], *, fast: bool) -> KnowledgeSet:
     problems: list[str] = []
     result = KnowledgeSet()
     source_lines: dict[str, str] = {}
     fact_lines: dict[str, str] = {}
     pending_refs: list[tuple[str, str]] = []
     for path in paths:
-        reader, top = _root_mapping(path, {"sources", "facts"})
+        reader, top = _root_mapping(path, {"sources", "facts"}, fast=fast)
         if top is not None:
             if "sources" not in top and "facts" not in top:
                 reader.fail(1, "a knowledge file needs a 'sources:' or 'facts:' list")
@@ -424,8 +455,11 @@ def _date(d: dt.date | None) -> str | None:
     return d.isoformat() if d else None
 
 
-def dump_knowledge(sources: Iterable[Source], facts: Iterable[Fact]) -> str:
-    """A knowledge YAML document that `load_fact_files` reads back to the same facts."""
+def dump_knowledge(
+    sources: Iterable[Source], facts: Iterable[Fact], *, as_json: bool = False
+) -> str:
+    """A knowledge document that `load_fact_files` reads back to the same facts: YAML, or
+    JSON (which is YAML too, and reads many times faster at 100k facts)."""
     doc: dict[str, Any] = {"sources": [], "facts": []}
     for s in sources:
         entry: dict[str, Any] = {"id": s.id, "title": s.title, "published": _date(s.published)}
@@ -450,4 +484,6 @@ def dump_knowledge(sources: Iterable[Source], facts: Iterable[Fact]) -> str:
         if f.status != "active":
             entry["status"] = f.status
         doc["facts"].append(entry)
+    if as_json:
+        return json.dumps(doc, ensure_ascii=False, indent=1) + "\n"
     return yaml.dump(doc, Dumper=_DUMPER, sort_keys=False, allow_unicode=True, width=100)
