@@ -540,26 +540,16 @@ class Store:
     ) -> None:
         """Write a knowledge set in bulk; `decide` says what happens to each fact."""
         with paused_gc():
-            self._merge_batch(db, knowledge, topics, origin, decide)
-
-    def _merge_batch(
-        self,
-        db: sqlite_utils.Database,
-        knowledge: KnowledgeSet,
-        topics: Iterable[Topic],
-        origin: str,
-        decide: Callable[[Fact, dict[str, Any] | None, _Batch], None],
-    ) -> None:
-        batch = _Batch(now())
-        self._upsert_topics(db, topics)
-        self._upsert_sources(db, knowledge.sources, origin)
-        self._ensure_topics(db, (f.topic for f in knowledge.facts))
-        existing = self._existing(db, [f.id for f in knowledge.facts])
-        for fact in knowledge.facts:
-            decide(fact, existing.get(fact.id), batch)
-        with self._bulk_fts(db, len(batch.inserts) + len(batch.updates)):
-            self._write_facts(db, batch.inserts, batch.updates)
-        self._audit_many(db, batch.audits)
+            batch = _Batch(now())
+            self._upsert_topics(db, topics)
+            self._upsert_sources(db, knowledge.sources, origin)
+            self._ensure_topics(db, (f.topic for f in knowledge.facts))
+            existing = self._existing(db, [f.id for f in knowledge.facts])
+            for fact in knowledge.facts:
+                decide(fact, existing.get(fact.id), batch)
+            with self._bulk_fts(db, len(batch.inserts) + len(batch.updates)):
+                self._write_facts(db, batch.inserts, batch.updates)
+            self._audit_many(db, batch.audits)
 
     def import_knowledge(
         self,
