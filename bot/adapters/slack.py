@@ -577,23 +577,33 @@ class StrikeSlack:
                     )
                     done = kit.edited_view(item)
                     note = f"Saved candidate #{candidate_id}."
-        except PermissionDenied as exc:
-            ack(response_action="update", view=kit.modal_notice("Not allowed", str(exc)))
-            return
-        except (AdminInputError, NotFound) as exc:
+        except (PermissionDenied, AdminInputError, NotFound, StoreError) as exc:
             field = kit.candidate_error_field(str(exc))
-            if field:
-                ack(response_action="errors", errors={field: str(exc)})
-            else:
-                ack(response_action="update", view=kit.modal_notice("Not done", str(exc)))
-                self.refresh_list(metadata.get("response_url"), str(exc))
-            return
-        except StoreError as exc:
-            log.error("store error: %s", exc)
-            ack(response_action="errors", errors={"candidate_text": STORE_FAILURE})
+            self.refuse_review_form(ack, exc, field, "candidate_text", metadata)
             return
         ack(response_action="update", view=done)
         self.refresh_list(metadata.get("response_url"), note)
+
+    def refuse_review_form(
+        self,
+        ack: Callable[..., None],
+        exc: Exception,
+        field: str | None,
+        store_field: str,
+        metadata: dict[str, Any],
+    ) -> None:
+        """Answer a review form the core refused: a permission notice, an error on the
+        field it concerns, a store failure, or a notice and a redrawn review list."""
+        if isinstance(exc, PermissionDenied):
+            ack(response_action="update", view=kit.modal_notice("Not allowed", str(exc)))
+        elif isinstance(exc, StoreError):
+            log.error("store error: %s", exc)
+            ack(response_action="errors", errors={store_field: STORE_FAILURE})
+        elif field:
+            ack(response_action="errors", errors={field: str(exc)})
+        else:
+            ack(response_action="update", view=kit.modal_notice("Not done", str(exc)))
+            self.refresh_list(metadata.get("response_url"), str(exc))
 
     def on_reject_submitted(
         self, ack: Callable[..., None], body: dict[str, Any], view: dict, client: WebClient
@@ -608,19 +618,9 @@ class StrikeSlack:
         try:
             with self.core:
                 item = self.review.reject(actor, candidate_id, reason)
-        except PermissionDenied as exc:
-            ack(response_action="update", view=kit.modal_notice("Not allowed", str(exc)))
-            return
-        except (AdminInputError, NotFound) as exc:
-            if "reason" in str(exc).lower():
-                ack(response_action="errors", errors={"reject_reason": str(exc)})
-            else:
-                ack(response_action="update", view=kit.modal_notice("Not done", str(exc)))
-                self.refresh_list(metadata.get("response_url"), str(exc))
-            return
-        except StoreError as exc:
-            log.error("store error: %s", exc)
-            ack(response_action="errors", errors={"reject_reason": STORE_FAILURE})
+        except (PermissionDenied, AdminInputError, NotFound, StoreError) as exc:
+            field = "reject_reason" if "reason" in str(exc).lower() else None
+            self.refuse_review_form(ack, exc, field, "reject_reason", metadata)
             return
         ack(response_action="update", view=kit.rejected_view(item))
         self.refresh_list(metadata.get("response_url"), f"Rejected candidate #{item.id}.")
