@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import platformdirs
 from pydantic import Field, SecretStr
@@ -33,11 +34,27 @@ class Settings(BaseSettings):
     delivery_interval: float = Field(
         default=15.0, ge=0.1, le=3600, alias="STRIKEBOT_DELIVERY_INTERVAL"
     )
+    log_format: Literal["auto", "json", "text"] = Field(
+        default="auto", alias="STRIKEBOT_LOG_FORMAT"
+    )
+
+    health_port: int | None = Field(default=None, ge=0, le=65535, alias="STRIKEBOT_HEALTH_PORT")
+    health_host: str = Field(default="127.0.0.1", alias="STRIKEBOT_HEALTH_HOST")
+    shutdown_grace: float = Field(default=10.0, ge=0, le=300, alias="STRIKEBOT_SHUTDOWN_GRACE")
+    retry_max: float = Field(default=300.0, ge=1, le=3600, alias="STRIKEBOT_RETRY_MAX")
+
+    user_rate: int = Field(default=8, ge=0, alias="STRIKEBOT_USER_RATE")
+    channel_rate: int = Field(default=30, ge=0, alias="STRIKEBOT_CHANNEL_RATE")
+    repeat_window: float = Field(default=60.0, ge=0, alias="STRIKEBOT_REPEAT_WINDOW")
+    admin_rate: int = Field(default=20, ge=0, alias="STRIKEBOT_ADMIN_RATE")
 
     slack_bot_token: SecretStr | None = Field(default=None, alias="SLACK_BOT_TOKEN")
     slack_app_token: SecretStr | None = Field(default=None, alias="SLACK_APP_TOKEN")
     slack_signing_secret: SecretStr | None = Field(default=None, alias="SLACK_SIGNING_SECRET")
     slack_api_url: str = Field(default="https://slack.com/api/", alias="SLACK_API_URL")
+    slack_port: int = Field(default=3000, ge=0, le=65535, alias="SLACK_PORT")
+    slack_host: str = Field(default="0.0.0.0", alias="SLACK_HOST")
+    slack_workers: int = Field(default=1, ge=1, le=64, alias="STRIKEBOT_SLACK_WORKERS")
     slack_admins: str = Field(default="", alias="STRIKEBOT_SLACK_ADMINS")
     slack_workspace_admins: bool = Field(default=False, alias="STRIKEBOT_SLACK_WORKSPACE_ADMINS")
 
