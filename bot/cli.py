@@ -25,6 +25,7 @@ from bot.core.review import ReviewItem, ReviewService
 from bot.core.service import BotConfig, StrikeBot
 from bot.core.updates import StatusUpdates, SubscriptionService
 from bot.render.text import human_date
+from bot.runtime.logs import configure_logging
 from bot.settings import Settings
 from bot.store.db import NotFound, Store, StoreError, fact_json
 from bot.store.knowledge_files import KnowledgeError
@@ -34,6 +35,7 @@ EXIT_STORE = 3
 EXIT_KNOWLEDGE = 4
 EXIT_NOT_FOUND = 5
 EXIT_EVAL_FAILED = 1
+SERVING_COMMANDS = (None, "run", "slack", "discord")  # long-running: INFO logs by default
 
 log = logging.getLogger("strikebot")
 
@@ -135,11 +137,7 @@ def cli(ctx: click.Context, db: Path | None, knowledge: Path | None) -> None:
             f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors()
         )
         raise Failure(f"invalid setting: {problems}", EXIT_USAGE) from None
-    logging.basicConfig(
-        level=getattr(logging, settings.log_level.upper(), logging.WARNING),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    configure_logging(settings, serving=ctx.invoked_subcommand in SERVING_COMMANDS)
     ctx.obj = App(settings)
     if ctx.invoked_subcommand is None:
         ctx.invoke(run)

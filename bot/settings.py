@@ -26,7 +26,7 @@ class Settings(BaseSettings):
 
     db: Path = Field(default_factory=default_db_path, alias="STRIKEBOT_DB")
     knowledge_dir: Path = Field(default=BUNDLED_KNOWLEDGE, alias="STRIKEBOT_KNOWLEDGE_DIR")
-    log_level: str = Field(default="WARNING", alias="STRIKEBOT_LOG_LEVEL")
+    log_level: str = Field(default="", alias="STRIKEBOT_LOG_LEVEL")
     min_confidence: float = Field(default=0.5, ge=0.0, le=1.0, alias="STRIKEBOT_MIN_CONFIDENCE")
     stale_days: int = Field(default=14, ge=0, alias="STRIKEBOT_STALE_DAYS")
     store_user_ids: bool = Field(default=False, alias="STRIKEBOT_STORE_USER_IDS")

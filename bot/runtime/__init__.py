@@ -1,0 +1,1 @@
+"""Running the bot as a service: logging, platform supervision, health, shutdown, backups."""
