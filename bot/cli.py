@@ -712,16 +712,18 @@ def subscriptions(app: App, platform: str | None, as_json: bool) -> None:
 @guarded
 def run(app: App, no_console: bool) -> None:
     """Start the bot: console chat, plus Slack and Discord when their tokens are set."""
-    from bot.runner import run_all
+    from bot.runner import is_terminal, run_all
 
+    # Log lines would interleave with the chat: on a terminal, only warnings (unless set).
+    configure_logging(app.settings, serving=no_console or not is_terminal(sys.stdin))
     run_all(app.settings, app.bot, console=not no_console)
 
 
 @cli.command()
-@click.option("--port", type=int, default=3000, show_default=True, help="HTTP mode port.")
+@click.option("--port", type=int, help="HTTP mode port (default: SLACK_PORT, 3000).")
 @pass_app
 @guarded
-def slack(app: App, port: int) -> None:
+def slack(app: App, port: int | None) -> None:
     """Run the Slack bot: Socket Mode with SLACK_APP_TOKEN, else HTTP mode on --port."""
     from bot.adapters.slack import run_slack
 

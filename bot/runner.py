@@ -1,65 +1,144 @@
-"""Start the bot's adapters: the console always (unless asked not to), Slack and Discord when
-their tokens are set. Each chat platform runs in its own thread."""
+"""`strikebot run`: every platform whose tokens are set, in one asyncio process sharing one
+store, each supervised (a failing platform is retried with backoff and never stops the
+other), health checks on STRIKEBOT_HEALTH_PORT, and a graceful stop on SIGTERM/SIGINT."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 import threading
+from collections.abc import Callable
+from typing import TextIO
 
 import click
 
 from bot.adapters.console import current_user, run_chat
 from bot.core.service import StrikeBot
+from bot.runtime.health import HealthServer
+from bot.runtime.supervisor import (
+    FAILED,
+    Platform,
+    PlatformState,
+    install_stop_signals,
+    supervise,
+)
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
+NO_PLATFORMS = (
+    "Slack and Discord are off: set SLACK_BOT_TOKEN (with SLACK_APP_TOKEN for Socket Mode or "
+    "SLACK_SIGNING_SECRET for HTTP mode) and/or DISCORD_TOKEN to start them (see .env.example)."
+)
+NOTHING_TO_RUN = (
+    "Nothing to run: no platform is configured and there is no terminal for the console."
+)
+ALL_FAILED = "Every platform is off because of its settings (see the errors above)."
+EXTRA_STOP_S = 5.0  # beyond the grace period, for connections to close
 
-def _thread(name: str, target, failures: list[str], *args) -> threading.Thread:
-    def guarded() -> None:
+
+def configured_platforms(settings: Settings, bot: StrikeBot) -> list[Platform]:
+    """The platforms whose token is set."""
+    platforms: list[Platform] = []
+    if settings.slack_bot_token and settings.slack_bot_token.get_secret_value().strip():
+        from bot.adapters.slack import SlackPlatform
+
+        platforms.append(SlackPlatform(settings, bot))
+    if settings.discord_token and settings.discord_token.get_secret_value().strip():
+        from bot.adapters.discord import DiscordPlatform
+
+        platforms.append(DiscordPlatform(settings, bot))
+    return platforms
+
+
+def is_terminal(stream: TextIO) -> bool:
+    """Whether `stream` is attached to a terminal."""
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def _start_console(bot: StrikeBot, stdin: TextIO, done: Callable[[], None]) -> None:
+    """The console chat on a daemon thread (a blocked read must not hold up the exit)."""
+
+    def chat() -> None:
         try:
-            target(*args)
-        except SystemExit as exc:  # a one-line configuration error from the adapter
-            if exc.code not in (0, None):
-                click.echo(f"{name}: {exc.code}", err=True)
-                failures.append(name)
-        except Exception:
-            log.exception("%s adapter stopped with an error", name)
-            failures.append(name)
+            run_chat(bot, stdin, click.echo, interactive=True, user=current_user())
+        finally:
+            done()
 
-    thread = threading.Thread(target=guarded, name=name, daemon=True)
-    thread.start()
-    return thread
+    threading.Thread(target=chat, name="console", daemon=True).start()
+
+
+async def serve(
+    settings: Settings,
+    bot: StrikeBot,
+    *,
+    console: bool = True,
+    platforms: list[Platform] | None = None,
+    stdin: TextIO | None = None,
+    stop: asyncio.Event | None = None,
+    on_started: Callable[[HealthServer | None], None] | None = None,
+) -> int:
+    """Run until stopped (signal, `stop`, or the console user quitting); returns the exit
+    status. The console starts only when `console` and stdin is a terminal."""
+    stdin = stdin if stdin is not None else sys.stdin
+    stop = stop or asyncio.Event()
+    install_stop_signals(stop)
+    loop = asyncio.get_running_loop()
+    platforms = configured_platforms(settings, bot) if platforms is None else platforms
+    states = [PlatformState(p.name) for p in platforms]
+    with_console = console and is_terminal(stdin)
+    if not platforms:
+        print(NO_PLATFORMS, file=sys.stderr, flush=True)
+        if not with_console:
+            print(NOTHING_TO_RUN, file=sys.stderr, flush=True)
+            return 1
+    await asyncio.to_thread(bot.warm)
+    health = None
+    if settings.health_port is not None:
+        health = HealthServer(bot, states)
+        await health.start(settings.health_host, settings.health_port)
+    supervisors = [
+        asyncio.create_task(
+            supervise(p, s, stop, retry_max=settings.retry_max), name=f"run-{p.name}"
+        )
+        for p, s in zip(platforms, states, strict=True)
+    ]
+    if with_console:
+        _start_console(bot, stdin, lambda: loop.call_soon_threadsafe(stop.set))
+    if on_started is not None:
+        on_started(health)
+    status = 0
+    try:
+        waiting = asyncio.create_task(stop.wait())
+        pending = {waiting, *supervisors}
+        while not stop.is_set():
+            _done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            if not with_console and all(t.done() for t in supervisors):
+                # Only configuration errors end a supervisor early: nothing left to serve.
+                if supervisors and all(s.state == FAILED for s in states):
+                    print(ALL_FAILED, file=sys.stderr, flush=True)
+                    status = 1
+                stop.set()
+        log.info("stopping: finishing requests in flight (up to %.0f s)", settings.shutdown_grace)
+        if supervisors:
+            _done, unfinished = await asyncio.wait(
+                supervisors, timeout=settings.shutdown_grace + EXTRA_STOP_S
+            )
+            for task in unfinished:
+                task.cancel()
+        waiting.cancel()
+    finally:
+        if health is not None:
+            await health.stop()
+        bot.store.close()
+    log.info("stopped")
+    return status
 
 
 def run_all(settings: Settings, bot: StrikeBot, *, console: bool = True) -> None:
-    """Run every adapter that is configured until the console ends (or forever).
-
-    Without the console, exits with status 1 once every platform adapter has failed."""
-    bot.warm()
-    threads = []
-    failures: list[str] = []
-    if settings.slack_bot_token:
-        from bot.adapters.slack import run_slack
-
-        threads.append(_thread("slack", run_slack, failures, settings, bot))
-    if settings.discord_token:
-        from bot.adapters.discord import run_discord
-
-        threads.append(_thread("discord", run_discord, failures, settings, bot))
-    if not threads:
-        click.echo(
-            "Slack and Discord are off (set SLACK_BOT_TOKEN or DISCORD_TOKEN to start them).",
-            err=True,
-        )
-    if console:
-        run_chat(bot, sys.stdin, click.echo, interactive=True, user=current_user())
-        interactive = getattr(sys.stdin, "isatty", lambda: False)()
-        if interactive or not threads:
-            return  # the person at the console said quit
-        # No terminal (a service manager, a pipe that ended): keep serving the platforms.
-    for thread in threads:
-        thread.join()
-    if failures and len(failures) == len(threads):
-        raise SystemExit(1)
+    """The blocking entry point of `strikebot run`; exits non-zero when nothing could run."""
+    status = asyncio.run(serve(settings, bot, console=console))
+    if status:
+        raise SystemExit(status)

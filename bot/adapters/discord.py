@@ -43,6 +43,14 @@ from bot.core.suggest import known_questions, suggest_questions
 from bot.core.updates import Deliverer, Delivery, StatusUpdates, SubscriptionService
 from bot.render import discord_embeds as render
 from bot.render.status_updates import discord_update_embed
+from bot.runtime.supervisor import (
+    CONNECTED,
+    STOPPING,
+    PlatformConfigError,
+    PlatformError,
+    PlatformState,
+    install_stop_signals,
+)
 from bot.settings import Settings
 from bot.store.db import NotFound, StoreError
 from bot.store.knowledge_files import MAX_TEXT
@@ -1353,34 +1361,144 @@ def build_client(
     return client
 
 
+class DiscordPlatform:
+    """Discord as one platform of `strikebot run`, on the caller's event loop: connect,
+    serve until stopped, then finish the interactions in flight and close.
+
+    discord.py resumes dropped gateway sessions by itself; what reaches the supervisor is
+    a rejected token or an unreachable Discord (PlatformError, retried) or a bad setting
+    (PlatformConfigError)."""
+
+    name = "discord"
+
+    def __init__(self, settings: Settings, bot: StrikeBot, **client_options: Any):
+        self.settings = settings
+        self.bot = bot
+        self.client_options = client_options
+        self.client: discord.Client | None = None
+
+    def _token(self) -> str:
+        settings = self.settings
+        secret = settings.discord_token.get_secret_value().strip() if settings.discord_token else ""
+        if not secret:
+            raise PlatformConfigError(
+                "DISCORD_TOKEN is not set: put the bot token from the Discord "
+                "Developer Portal in DISCORD_TOKEN (see deploy/DISCORD.md)."
+            )
+        problem = endpoint_problem(settings.discord_api_url, settings.discord_gateway_url)
+        if problem:
+            raise PlatformConfigError(problem)
+        return secret
+
+    def _build(self) -> discord.Client:
+        try:
+            return build_client(
+                self.settings, self.bot, AdminService(self.bot), **self.client_options
+            )
+        except ValueError as exc:
+            raise PlatformConfigError(str(exc)) from None
+
+    def _failure(self, exc: BaseException) -> PlatformError:
+        if isinstance(exc, discord.LoginFailure):
+            return PlatformError(
+                "Discord rejected DISCORD_TOKEN (401 Unauthorized): copy the bot token again "
+                "from the Developer Portal."
+            )
+        if isinstance(exc, discord.PrivilegedIntentsRequired):
+            return PlatformConfigError(
+                "Discord asked for a privileged intent; strikebot needs none "
+                "(see deploy/DISCORD.md)."
+            )
+        if isinstance(exc, aiohttp.ClientError | OSError):
+            return PlatformError(
+                f"Cannot reach Discord at {self.settings.discord_api_url}: {exc}. "
+                "Check the network or DISCORD_API_URL."
+            )
+        if isinstance(exc, discord.ConnectionClosed):
+            return PlatformError(f"Discord closed the gateway connection (code {exc.code}).")
+        if isinstance(exc, discord.HTTPException):
+            return PlatformError(f"Discord answered {exc.status}: {exc.text or exc}")
+        return PlatformError(f"{type(exc).__name__}: {exc}")
+
+    async def run(self, stop: asyncio.Event, state: PlatformState) -> None:
+        """Serve until `stop` is set (see supervisor.Platform)."""
+        secret = self._token()
+        client = self.client = self._build()
+        state.probe = lambda: client.is_ready() and not client.is_closed()
+        running = asyncio.create_task(client.start(secret), name="strikebot-discord")
+        stopping = asyncio.create_task(stop.wait())
+        try:
+            ready = asyncio.create_task(client.wait_until_ready())
+            await asyncio.wait({running, stopping, ready}, return_when=asyncio.FIRST_COMPLETED)
+            ready.cancel()
+            if client.is_ready():
+                state.detail = _describe(client)
+                state.set(CONNECTED)
+                await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if running.done():
+                exc = running.exception()
+                raise self._failure(exc) if exc else PlatformError("the Discord client stopped")
+            state.set(STOPPING)
+            await finish_in_flight(self.settings.shutdown_grace)
+        finally:
+            stopping.cancel()
+            if not client.is_closed():
+                await client.close()
+            if not running.done():
+                await asyncio.wait({running}, timeout=5)
+            self.client = None
+
+
+def _describe(client: discord.Client) -> str:
+    count = client.shard_count or 1
+    return f"{count} shard{'s' if count != 1 else ''}, {len(client.guilds)} server(s)"
+
+
+# Tasks discord.py creates for the work strikebot does: app commands and autocomplete, button
+# and form submissions, and message events (mentions and DMs).
+IN_FLIGHT_TASKS = (
+    "CommandTree-invoker",
+    "discord-ui-view-dispatch",
+    "discord-ui-modal-dispatch",
+    "discord-ui-dynamic-item",
+    "discord.py: on_message",
+)
+
+
+async def finish_in_flight(grace: float) -> bool:
+    """Wait, up to `grace` seconds, for the interactions and messages being handled now to
+    get their answers; True when all did."""
+    deadline = asyncio.get_running_loop().time() + grace
+    me = asyncio.current_task()
+    while True:
+        busy = [
+            t
+            for t in asyncio.all_tasks()
+            if t is not me and not t.done() and t.get_name().startswith(IN_FLIGHT_TASKS)
+        ]
+        left = deadline - asyncio.get_running_loop().time()
+        if not busy:
+            return True
+        if left <= 0:
+            log.warning(
+                "%d Discord request(s) still running after %.0f s; stopping", len(busy), grace
+            )
+            return False
+        await asyncio.wait(busy, timeout=left)
+
+
 def run_discord(settings: Settings, bot: StrikeBot) -> None:
-    """Run the Discord bot until it is stopped; configuration problems exit with one line."""
-    secret = settings.discord_token.get_secret_value().strip() if settings.discord_token else ""
-    if not secret:
-        raise SystemExit(
-            "DISCORD_TOKEN is not set: put the bot token from the Discord "
-            "Developer Portal in DISCORD_TOKEN (see deploy/DISCORD.md)."
-        )
-    problem = endpoint_problem(settings.discord_api_url, settings.discord_gateway_url)
-    if problem:
-        raise SystemExit(problem)
+    """`strikebot discord`: only Discord, until Ctrl-C or SIGTERM. Any problem connecting
+    ends it with a one-line SystemExit; `strikebot run` retries instead."""
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        install_stop_signals(stop)
+        await DiscordPlatform(settings, bot).run(stop, PlatformState("discord"))
+
     try:
-        client = build_client(settings, bot, AdminService(bot))
-    except ValueError as exc:
+        asyncio.run(main())
+    except PlatformError as exc:
         raise SystemExit(str(exc)) from None
-    try:
-        client.run(secret, log_handler=None)
-    except discord.LoginFailure:
-        raise SystemExit(
-            "Discord rejected DISCORD_TOKEN (401 Unauthorized): copy the bot token again "
-            "from the Developer Portal."
-        ) from None
-    except discord.PrivilegedIntentsRequired:
-        raise SystemExit(
-            "Discord asked for a privileged intent; strikebot needs none (see deploy/DISCORD.md)."
-        ) from None
-    except (aiohttp.ClientError, OSError) as exc:
-        raise SystemExit(
-            f"Cannot reach Discord at {settings.discord_api_url}: {exc}. "
-            "Check the network or DISCORD_API_URL."
-        ) from None
+    except KeyboardInterrupt:
+        pass

@@ -9,6 +9,7 @@ the slow work (answering, posting) happens after the ack, within Bolt's listener
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import secrets
@@ -29,6 +30,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
+from bot.adapters.slack_replay import ReplayProtection, guard_for
 from bot.core.admin import Actor, AdminInputError, AdminService, PermissionDenied
 from bot.core.due import due_facts
 from bot.core.models import Question
@@ -40,6 +42,13 @@ from bot.core.slash_commands import ASK, SUBSCRIBE, UNSUBSCRIBE, Command, parse_
 from bot.core.updates import Deliverer, StatusUpdate, StatusUpdates, SubscriptionService
 from bot.render import slack_blocks as kit
 from bot.render.status_updates import slack_update_message
+from bot.runtime.supervisor import (
+    CONNECTED,
+    STOPPING,
+    PlatformConfigError,
+    PlatformError,
+    PlatformState,
+)
 from bot.settings import Settings
 from bot.store.db import NotFound, StoreError
 from bot.store.review_queue import PENDING, closed_reason
@@ -769,6 +778,8 @@ def build_app(
         listener_executor=listener_executor
         or ThreadPoolExecutor(max_workers=8, thread_name_prefix="slack"),
         logger=logging.getLogger("bot.adapters.slack.bolt"),
+        # Right after Bolt's signature check: the same signed request twice is refused.
+        before_authorize=ReplayProtection(guard_for(bot.store.path)),
     )
     StrikeSlack(settings, bot, admin).register(app)
     return app
@@ -845,68 +856,163 @@ def _check_bot_token(client: WebClient, api_url: str) -> None:
     try:
         client.auth_test()
     except SlackApiError as exc:
-        raise SystemExit(f"Slack rejected SLACK_BOT_TOKEN: {_api_error(exc)}.") from None
+        raise PlatformError(f"Slack rejected SLACK_BOT_TOKEN: {_api_error(exc)}.") from None
     except (URLError, OSError) as exc:
-        raise SystemExit(f"Cannot reach the Slack API at {api_url}: {_api_error(exc)}.") from None
+        raise PlatformError(
+            f"Cannot reach the Slack API at {api_url}: {_api_error(exc)}."
+        ) from None
 
 
-def _run_socket_mode(app: App, app_token: str, client: WebClient, stop: threading.Event) -> None:
-    from slack_bolt.adapter.socket_mode import SocketModeHandler
+def _finish(executor: ThreadPoolExecutor, grace: float) -> bool:
+    """Let the listeners already running (answers being posted) finish, for up to `grace`
+    seconds; True when all did."""
+    done = threading.Event()
 
-    handler = SocketModeHandler(app, app_token, web_client=client)
+    def wait() -> None:
+        executor.shutdown(wait=True, cancel_futures=False)
+        done.set()
+
+    threading.Thread(target=wait, name="slack-drain", daemon=True).start()
+    return done.wait(grace)
+
+
+class SlackPlatform:
+    """Slack as one platform of `strikebot run`: connect (Socket Mode with SLACK_APP_TOKEN,
+    else HTTP mode on SLACK_PORT), serve until stopped, then finish the requests in flight.
+
+    Configuration problems raise PlatformConfigError; a rejected token or an unreachable
+    API raises PlatformError (the supervisor retries it)."""
+
+    name = "slack"
+
+    def __init__(self, settings: Settings, bot: StrikeBot, *, port: int | None = None):
+        self.settings = settings
+        self.bot = bot
+        self.port = settings.slack_port if port is None else port
+        self._executor: ThreadPoolExecutor | None = None
+        self._handler: Any = None
+        self._server: SlackHTTPServer | None = None
+        self._delivery_stop = threading.Event()
+
+    def _tokens(self) -> tuple[str, str]:
+        try:
+            token = require_token(
+                self.settings.slack_bot_token, "SLACK_BOT_TOKEN", "xoxb-", BOT_TOKEN_NAME
+            )
+            app_token = ""
+            if _secret(self.settings.slack_app_token):
+                app_token = require_token(
+                    self.settings.slack_app_token, "SLACK_APP_TOKEN", "xapp-", APP_TOKEN_NAME
+                )
+        except SystemExit as exc:
+            raise PlatformConfigError(str(exc.code)) from None
+        if not app_token and not _secret(self.settings.slack_signing_secret):
+            raise PlatformConfigError(
+                "SLACK_SIGNING_SECRET is not set: HTTP mode needs it (or set SLACK_APP_TOKEN "
+                "for Socket Mode)."
+            )
+        return token, app_token
+
+    def connect(self) -> str:
+        """Check the tokens and start serving (blocking); returns what is listening."""
+        token, app_token = self._tokens()
+        client = make_client(token, self.settings.slack_api_url)
+        _check_bot_token(client, self.settings.slack_api_url)
+        self._executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="slack")
+        app = build_app(
+            self.settings, self.bot, AdminService(self.bot), client=client,
+            listener_executor=self._executor,
+        )  # fmt: skip
+        if app_token:
+            detail = self._connect_socket_mode(app, app_token, client)
+        else:
+            detail = self._listen(app)
+        self._delivery_stop.clear()
+        SlackDelivery(self.bot, client, self.settings.delivery_interval).start(self._delivery_stop)
+        return detail
+
+    def _connect_socket_mode(self, app: App, app_token: str, client: WebClient) -> str:
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        handler = SocketModeHandler(app, app_token, web_client=client)
+        try:
+            handler.connect()
+        except SlackApiError as exc:
+            raise PlatformError(f"Slack rejected SLACK_APP_TOKEN: {_api_error(exc)}.") from None
+        except (URLError, OSError) as exc:
+            raise PlatformError(
+                f"Cannot open a Socket Mode connection: {_api_error(exc)}."
+            ) from None
+        self._handler = handler
+        return "Socket Mode"
+
+    def _listen(self, app: App) -> str:
+        try:
+            server = SlackHTTPServer(app, self.settings.slack_host, self.port)
+        except OSError as exc:
+            raise PlatformError(f"Cannot listen on port {self.port}: {exc.strerror}.") from None
+        threading.Thread(target=server.serve_forever, name="slack-http", daemon=True).start()
+        self._server = server
+        return f"HTTP mode on port {server.port} at {EVENTS_PATH}"
+
+    def connected(self) -> bool:
+        """Slack's view right now: the Socket Mode connection is up, or HTTP is listening."""
+        if self._handler is not None:
+            return bool(self._handler.client.is_connected())
+        return self._server is not None
+
+    def close(self, grace: float) -> bool:
+        """Stop taking requests, let those in flight finish (up to `grace` s), stop the
+        status updates. True when nothing was cut short."""
+        if self._handler is not None:
+            self._handler.close()
+            self._handler = None
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        finished = True
+        if self._executor is not None:
+            finished = _finish(self._executor, grace)
+            if not finished:
+                log.warning("Slack requests were still running after %.0f s; stopping", grace)
+            self._executor = None
+        self._delivery_stop.set()
+        return finished
+
+    async def run(self, stop: asyncio.Event, state: PlatformState) -> None:
+        """Serve until `stop` is set (see supervisor.Platform)."""
+        try:
+            state.detail = await asyncio.to_thread(self.connect)
+            state.probe = self.connected
+            state.set(CONNECTED)
+            log.info("connected to Slack (%s)", state.detail)
+            await stop.wait()
+            state.set(STOPPING)
+        finally:
+            await asyncio.to_thread(self.close, self.settings.shutdown_grace)
+
+
+def run_slack(
+    settings: Settings,
+    bot: StrikeBot,
+    port: int | None = None,
+    *,
+    stop: threading.Event | None = None,
+) -> None:
+    """`strikebot slack`: only Slack, until stopped (Ctrl-C, or `stop` set). Any problem
+    connecting ends it with a one-line SystemExit; `strikebot run` retries instead."""
+    platform = SlackPlatform(settings, bot, port=port)
     try:
-        handler.connect()
-    except SlackApiError as exc:
-        raise SystemExit(f"Slack rejected SLACK_APP_TOKEN: {_api_error(exc)}.") from None
-    except (URLError, OSError) as exc:
-        raise SystemExit(f"Cannot open a Socket Mode connection: {_api_error(exc)}.") from None
-    _announce("strikebot is connected to Slack (Socket Mode). Press Ctrl-C to stop.")
+        detail = platform.connect()
+    except PlatformError as exc:
+        platform.close(0)
+        raise SystemExit(str(exc)) from None
+    _announce(f"strikebot is connected to Slack ({detail}). Press Ctrl-C to stop.")
+    stop = stop or threading.Event()
     try:
         stop.wait()
     except KeyboardInterrupt:
         pass
     finally:
-        handler.close()
-
-
-def _run_http(app: App, port: int, stop: threading.Event) -> None:
-    try:
-        server = SlackHTTPServer(app, "0.0.0.0", port)
-    except OSError as exc:
-        raise SystemExit(f"Cannot listen on port {port}: {exc.strerror}.") from None
-    _announce(f"strikebot is listening for Slack on port {server.port} at {EVENTS_PATH}.")
-    watcher = threading.Thread(target=lambda: (stop.wait(), server.shutdown()), daemon=True)
-    watcher.start()
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-
-
-def run_slack(
-    settings: Settings, bot: StrikeBot, port: int = 3000, *, stop: threading.Event | None = None
-) -> None:
-    """Run until stopped (Ctrl-C, or `stop` set): Socket Mode with SLACK_APP_TOKEN, else
-    HTTP mode on `port`. Configuration problems raise a one-line SystemExit."""
-    token = require_token(settings.slack_bot_token, "SLACK_BOT_TOKEN", "xoxb-", BOT_TOKEN_NAME)
-    app_token = ""
-    if _secret(settings.slack_app_token):
-        app_token = require_token(
-            settings.slack_app_token, "SLACK_APP_TOKEN", "xapp-", APP_TOKEN_NAME
-        )
-    elif not _secret(settings.slack_signing_secret):
-        raise SystemExit(
-            "SLACK_SIGNING_SECRET is not set: HTTP mode needs it (or set SLACK_APP_TOKEN "
-            "for Socket Mode)."
-        )
-    client = make_client(token, settings.slack_api_url)
-    _check_bot_token(client, settings.slack_api_url)
-    app = build_app(settings, bot, AdminService(bot), client=client)
-    stop = stop or threading.Event()
-    SlackDelivery(bot, client, settings.delivery_interval).start(stop)
-    if app_token:
-        _run_socket_mode(app, app_token, client, stop)
-    else:
-        _run_http(app, port, stop)
+        platform.close(settings.shutdown_grace)

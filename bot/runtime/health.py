@@ -1,0 +1,121 @@
+"""`GET /healthz` and `GET /readyz`: is the store reachable, is each platform connected,
+what knowledge is loaded and how fresh it is.
+
+/healthz answers 200 while the process can reach its database (a liveness check: restart
+the bot when it fails); /readyz answers 200 only when, in addition, knowledge is loaded and
+every configured platform is connected (a readiness check: send traffic when it passes).
+Both return the same JSON body."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from aiohttp import web
+
+from bot import __version__
+from bot.core.service import StrikeBot
+from bot.runtime.supervisor import PlatformState
+
+log = logging.getLogger(__name__)
+
+CHECK_TIMEOUT_S = 3.0
+
+
+def knowledge_summary(bot: StrikeBot) -> dict[str, Any]:
+    """Counts of what answers are drawn from, and the newest as-of date (blocking)."""
+    bot.refresh()
+    knowledge = bot.knowledge
+    newest = max((f.as_of for f in knowledge.facts.values()), default=None)
+    return {
+        "facts": len(knowledge.facts),
+        "topics": len(knowledge.by_topic),
+        "sources": len({f.source for f in knowledge.facts.values()}),
+        "newest_as_of": newest.isoformat() if newest else None,
+        "revision": bot.store.knowledge_revision(),
+    }
+
+
+def health_report(
+    bot: StrikeBot, platforms: Iterable[PlatformState], *, started: float
+) -> dict[str, Any]:
+    """The health document (blocking: it reads the store)."""
+    store: dict[str, Any] = {"ok": True}
+    knowledge: dict[str, Any] | None = None
+    try:
+        knowledge = knowledge_summary(bot)
+    except Exception as exc:  # any failure to read is reported, not raised
+        store = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+    return _document(store, knowledge, platforms, started)
+
+
+def _document(
+    store: dict[str, Any],
+    knowledge: dict[str, Any] | None,
+    platforms: Iterable[PlatformState],
+    started: float,
+) -> dict[str, Any]:
+    platforms = list(platforms)
+    connected = all(p.connected for p in platforms)
+    ready = store["ok"] and bool(knowledge and knowledge["facts"]) and connected
+    return {
+        "status": "ok" if ready else ("degraded" if store["ok"] else "failing"),
+        "live": store["ok"],
+        "ready": ready,
+        "version": __version__,
+        "uptime_s": round(time.time() - started, 1),
+        "store": store,
+        "knowledge": knowledge,
+        "platforms": {p.name: p.snapshot() for p in platforms},
+    }
+
+
+class HealthServer:
+    """The two endpoints on STRIKEBOT_HEALTH_HOST:STRIKEBOT_HEALTH_PORT (port 0: any free)."""
+
+    def __init__(self, bot: StrikeBot, platforms: Iterable[PlatformState]):
+        self.bot = bot
+        self.platforms = list(platforms)
+        self.started = time.time()
+        self._runner: web.AppRunner | None = None
+        self.port: int | None = None
+
+    async def report(self) -> dict[str, Any]:
+        try:
+            return await asyncio.wait_for(
+                asyncio.to_thread(health_report, self.bot, self.platforms, started=self.started),
+                CHECK_TIMEOUT_S,
+            )
+        except TimeoutError:
+            store = {"ok": False, "error": f"no answer from the database in {CHECK_TIMEOUT_S} s"}
+            return _document(store, None, self.platforms, self.started)
+
+    async def _healthz(self, _request: web.Request) -> web.Response:
+        report = await self.report()
+        return web.json_response(report, status=200 if report["live"] else 503)
+
+    async def _readyz(self, _request: web.Request) -> web.Response:
+        report = await self.report()
+        return web.json_response(report, status=200 if report["ready"] else 503)
+
+    async def start(self, host: str, port: int) -> int:
+        """Listen; returns the port (useful with port 0)."""
+        app = web.Application()
+        app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/readyz", self._readyz)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port)
+        await site.start()
+        sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
+        self.port = sockets[0].getsockname()[1] if sockets else port
+        log.info("health checks on http://%s:%s/healthz and /readyz", host, self.port)
+        return self.port
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
