@@ -8,6 +8,7 @@ import hashlib
 import logging
 import re
 import threading
+import time
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -72,6 +73,27 @@ def check_question(text: str) -> tuple[str, str | None]:
     if not any(ch.isalnum() for ch in cleaned):
         return "", "I can only answer questions in words. Please type a question about the strike."
     return cleaned, None
+
+
+def log_outcome(question: Question, answer: Answer, seconds: float) -> None:
+    """The per-question log line: platform, outcome, latency and facts; never the user."""
+    log.info(
+        "question on %s: %s in %.1f ms",
+        question.platform,
+        answer.kind if answer.kind != "answer" or answer.answered else "refusal",
+        seconds * 1000,
+        extra={
+            "event": "question",
+            "platform": question.platform,
+            "outcome": answer.kind,
+            "answered": answer.answered,
+            "latency_ms": round(seconds * 1000, 2),
+            "confidence": round(answer.confidence, 3),
+            "facts": answer.fact_ids,
+            "log_id": answer.log_id,
+            "chars": len(question.text) if isinstance(question.text, str) else 0,
+        },
+    )
 
 
 class StrikeBot:
@@ -222,11 +244,14 @@ class StrikeBot:
         return bool(content) and all(c == "status" for c in content)
 
     def ask(self, question: Question) -> Answer:
-        """Answer a question from a user and log it (without the user unless configured)."""
+        """Answer a question from a user and log it (without the user unless configured);
+        one log line per question with its outcome and latency."""
+        started = time.perf_counter()
         self.refresh()
         answer = self.answer(question.text)
         if answer.kind != "invalid":
             answer.log_id = self._log(answer, question)
+        log_outcome(question, answer, time.perf_counter() - started)
         return answer
 
     def _log(self, answer: Answer, question: Question) -> int | None:
