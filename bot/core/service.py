@@ -17,6 +17,7 @@ from pathlib import Path
 from bot.core.bulk import paused_gc
 from bot.core.composer import Composer, Knowledge
 from bot.core.language import Language, clean
+from bot.core.limits import IGNORED, TRUSTED, Limits
 from bot.core.matcher import Analysis, Match, Matcher
 from bot.core.models import Answer, Question, Source, Topic
 from bot.store.db import Store, StoreError
@@ -44,6 +45,11 @@ class BotConfig:
     stale_days: int = 14
     store_user_ids: bool = False
     retention_days: int = 90
+    user_rate: int = 8  # questions per user per minute (0: no limit); see bot.core.limits
+    channel_rate: int = 30  # questions answered in public per channel per minute (0: none)
+    repeat_window: float = 60.0  # seconds a repeat points to the earlier answer (0: off)
+    admin_rate: int = 20  # admin commands per admin per minute (0: no limit)
+    trusted_platforms: frozenset[str] = TRUSTED  # never limited: local operators
 
 
 def knowledge_fingerprint(directory: Path) -> str:
@@ -106,10 +112,12 @@ class StrikeBot:
         *,
         today: Callable[[], dt.date] = dt.date.today,
         sync_bundled: bool = True,
+        clock: Callable[[], float] = time.monotonic,
     ):
         self.store = store
         self.config = config
         self.today = today
+        self.limits = Limits.from_config(config, clock)
         self._lock = threading.RLock()
         self.language = self._load_language()
         if sync_bundled:
@@ -233,9 +241,10 @@ class StrikeBot:
         readings = [self.matcher.match(text)]
         sentences = [p for p in _SENTENCE_END.split(text) if len(p.split()) >= 2]
         if len(sentences) > 1:
-            # The questions in it, or else its last sentence: context ("I'm new to the
-            # guild.") is not read as a question of its own.
-            asked = [p for p in sentences if p.rstrip().endswith("?")] or sentences[-1:]
+            # The questions in it and its last sentence, "?" or not (people drop the final
+            # question mark, and adding it must not change the answer): context ("I'm new
+            # to the guild.") is not read as a question of its own.
+            asked = [p for p in sentences[:-1] if p.rstrip().endswith("?")] + sentences[-1:]
             readings.extend(self.matcher.match(p) for p in asked[-MAX_SENTENCES:])
         return max(readings, key=lambda r: r[1][0].score if r[1] else 0.0)
 
@@ -247,12 +256,33 @@ class StrikeBot:
         """Answer a question from a user and log it (without the user unless configured);
         one log line per question with its outcome and latency."""
         started = time.perf_counter()
+        held = self.limits.admit(question)  # before any database work: floods cost nothing
+        if held is not None:
+            if held.kind != IGNORED:
+                log_outcome(question, held, time.perf_counter() - started)
+            return held
         self.refresh()
         answer = self.answer(question.text)
-        if answer.kind != "invalid":
+        pointer = self.limits.repeat(question, answer, self._version)
+        if pointer is not None:  # answered here a moment ago: not logged again
+            answer = pointer
+        elif answer.kind != "invalid":
             answer.log_id = self._log(answer, question)
-        log_outcome(question, answer, time.perf_counter() - started)
+        if answer.kind != IGNORED:
+            log_outcome(question, answer, time.perf_counter() - started)
         return answer
+
+    def admit(self, question: Question) -> Answer | None:
+        """None when a request within the rates may go ahead (topics, sources, help from a
+        chat; `ask` and `status` check by themselves), else the notice to give instead."""
+        return self.limits.admit(question)
+
+    def posted(
+        self, answer: Answer, *, link: str | None = None, message: str | None = None
+    ) -> None:
+        """The adapter posted `answer` publicly at `link` (a URL) and/or as `message` (the
+        platform's id for it): later repeats in that channel point there."""
+        self.limits.posted(answer, link=link, message=message)
 
     def _log(self, answer: Answer, question: Question) -> int | None:
         """Log the question; a busy or read-only database costs the log entry, not the answer."""
@@ -269,10 +299,18 @@ class StrikeBot:
             log.warning("question not logged: %s", exc)
             return None
 
-    def status(self) -> Answer:
-        """The latest picture (`/strike status`)."""
+    def status(self, question: Question | None = None) -> Answer:
+        """The latest picture (`/strike status`); asked from a chat (`question`), within
+        the limits, like `ask`."""
+        if question is not None and (held := self.limits.admit(question)) is not None:
+            return held
         self.refresh()
-        return self.composer.status()
+        answer = self.composer.status()
+        if question is not None:
+            pointer = self.limits.repeat(question, answer, self._version)
+            if pointer is not None:
+                return pointer
+        return answer
 
     def topics(self) -> list[str]:
         """The labels of every topic with an active fact, status topics first."""

@@ -64,7 +64,8 @@ HELP_TEXT = (
 )
 
 _MENTION = re.compile(r"@(everyone|here|[!&]?\d{15,21})")
-_CHANNEL_OR_USER_TAG = re.compile(r"<(@[!&]?|#)(\d{15,21})>")
+# Any digits: Discord renders `<@0>` or a 25-digit id as mention syntax too.
+_CHANNEL_OR_USER_TAG = re.compile(r"<(@[!&]?|#)(\d+)>")
 _MARKDOWN = re.compile(r"([\\*_~`|>\[\]])")
 
 

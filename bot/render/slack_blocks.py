@@ -75,6 +75,7 @@ _BROADCAST = re.compile(r"@(here|channel|everyone)\b", re.IGNORECASE)
 _SLACK_MARKUP = re.compile(r"<([^<>]*)>")
 _AT_WORD = re.compile(r"(?<!\S)@[\w.\-]+")
 _SAFE_URL = re.compile(r"^https?://[^\s<>|]+$")
+_CUT_MARKUP = re.compile(r"(&[a-z]{0,3}|<https?://[^<>]*)$")
 
 
 # --- text safety ------------------------------------------------------------------------
@@ -87,8 +88,11 @@ def escape(text: str) -> str:
 
 
 def truncate(text: str, limit: int) -> str:
-    """At most `limit` characters, ending with an ellipsis when cut."""
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+    """At most `limit` characters, ending with an ellipsis when cut (never inside an escape
+    such as `&amp;` or one of our `<https://..|..>` links, which would show as broken)."""
+    if len(text) <= limit:
+        return text
+    return _CUT_MARKUP.sub("", text[: limit - 1]).rstrip() + "…"
 
 
 def _markup_to_plain(inner: str, bot_user_id: str | None, drop_mentions: bool) -> str:
@@ -374,7 +378,8 @@ def sources_message(sources: Sequence[Source]) -> Message:
 
 
 def _help_lines(command: str, entries: Sequence[tuple[str, str]]) -> list[str]:
-    return [f"• `{command} {usage}`: {escape(what)}" for usage, what in entries]
+    # `<question>` unescaped would be read as Slack markup (a link), even in backticks.
+    return [f"• `{command} {escape(usage)}`: {escape(what)}" for usage, what in entries]
 
 
 def help_message(problem: str | None = None) -> Message:
