@@ -188,8 +188,10 @@ COMMAND_WORDS = (
     "\uff17",  # FULLWIDTH 7
     "strike-duration-130",
 )
-command_texts = st.lists(st.one_of(st.sampled_from(COMMAND_WORDS), texts(3)), max_size=6).map(
-    " ".join
+command_texts = st.builds(
+    lambda head, rest: " ".join([head, *rest]),
+    st.sampled_from(COMMAND_WORDS),
+    st.lists(st.one_of(st.sampled_from(COMMAND_WORDS), texts(3)), max_size=5),
 )
 
 

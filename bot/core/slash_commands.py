@@ -130,10 +130,20 @@ def parse_strike(text: str | None) -> Command:
     return Command(ASK, text=" ".join(words), public=public)
 
 
+def _count(token: str | None) -> int | None:
+    """A whole number typed in digits, else None. str.isdigit() alone also accepts "²",
+    which int() refuses, and int() refuses more than 4300 digits: a long one is just big."""
+    if not token or not token.isdigit():
+        return None
+    try:
+        return int(token) if len(token) <= 12 else 10**12
+    except ValueError:
+        return None
+
+
 def _limit(token: str | None) -> int:
-    if token and token.isdigit():
-        return max(1, min(int(token), MAX_LIST_LIMIT))
-    return DEFAULT_LIST_LIMIT
+    count = _count(token)
+    return DEFAULT_LIST_LIMIT if count is None else max(1, min(count, MAX_LIST_LIMIT))
 
 
 def parse_admin(text: str | None) -> Command:
@@ -150,8 +160,8 @@ def parse_admin(text: str | None) -> Command:
             return Command(HELP, problem=f"Say which fact: `{usage}`.")
         return Command(first, args=(rest[0],), text=" ".join(rest[1:]))
     if first == "audit":
-        fact_id = next((w for w in rest if not w.isdigit()), None)
-        number = next((w for w in rest if w.isdigit()), None)
+        fact_id = next((w for w in rest if _count(w) is None), None)
+        number = next((w for w in rest if _count(w) is not None), None)
         return Command("audit", args=(fact_id,) if fact_id else (), limit=_limit(number))
     if first == "unanswered":
         return Command("unanswered", limit=_limit(rest[0] if rest else None))
@@ -160,9 +170,9 @@ def parse_admin(text: str | None) -> Command:
     if first in ("review", "due"):
         return Command(first)
     if first == "report":
-        if rest and not rest[0].isdigit():
+        days = _count(rest[0]) if rest else DEFAULT_REPORT_DAYS
+        if days is None:
             return Command(HELP, problem="Give the period in days, e.g. `report 7`.")
-        days = int(rest[0]) if rest else DEFAULT_REPORT_DAYS
         return Command("report", days=max(1, min(days, MAX_REPORT_DAYS)))
     if first == HELP or first in HELP_WORDS:
         return Command(HELP)
