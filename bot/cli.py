@@ -68,6 +68,10 @@ class App:
                 stale_days=self.settings.stale_days,
                 store_user_ids=self.settings.store_user_ids,
                 retention_days=self.settings.retention_days,
+                user_rate=self.settings.user_rate,
+                channel_rate=self.settings.channel_rate,
+                repeat_window=self.settings.repeat_window,
+                admin_rate=self.settings.admin_rate,
             ),
         )
 
@@ -721,10 +725,24 @@ def run(app: App, no_console: bool) -> None:
 
 @cli.command()
 @click.option("--port", type=int, help="HTTP mode port (default: SLACK_PORT, 3000).")
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    help="HTTP mode worker processes (default: STRIKEBOT_SLACK_WORKERS, 1); more than one "
+    "serves through uvicorn.",
+)
 @pass_app
 @guarded
-def slack(app: App, port: int | None) -> None:
+def slack(app: App, port: int | None, workers: int | None) -> None:
     """Run the Slack bot: Socket Mode with SLACK_APP_TOKEN, else HTTP mode on --port."""
+    workers = workers or app.settings.slack_workers
+    if workers > 1:
+        if app.settings.slack_app_token:
+            raise Failure("--workers is for HTTP mode: unset SLACK_APP_TOKEN.", EXIT_USAGE)
+        from bot.adapters.slack_asgi import serve_workers
+
+        serve_workers(app.settings, port=port, workers=workers)
+        return
     from bot.adapters.slack import run_slack
 
     run_slack(app.settings, app.bot, port=port)

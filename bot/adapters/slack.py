@@ -913,9 +913,15 @@ class SlackPlatform:
             )
         return token, app_token
 
-    def connect(self) -> str:
-        """Check the tokens and start serving (blocking); returns what is listening."""
+    def prepare(self, *, http_only: bool = False) -> tuple[App, WebClient, str]:
+        """Check the tokens with Slack, build the Bolt app and start posting status
+        updates (blocking). Returns the app, its client and the app-level token ("" for
+        HTTP mode, always with `http_only`)."""
         token, app_token = self._tokens()
+        if http_only:
+            if not _secret(self.settings.slack_signing_secret):
+                raise PlatformConfigError("SLACK_SIGNING_SECRET is not set: HTTP mode needs it.")
+            app_token = ""
         client = make_client(token, self.settings.slack_api_url)
         _check_bot_token(client, self.settings.slack_api_url)
         self._executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="slack")
@@ -923,13 +929,16 @@ class SlackPlatform:
             self.settings, self.bot, AdminService(self.bot), client=client,
             listener_executor=self._executor,
         )  # fmt: skip
-        if app_token:
-            detail = self._connect_socket_mode(app, app_token, client)
-        else:
-            detail = self._listen(app)
         self._delivery_stop.clear()
         SlackDelivery(self.bot, client, self.settings.delivery_interval).start(self._delivery_stop)
-        return detail
+        return app, client, app_token
+
+    def connect(self) -> str:
+        """Check the tokens and start serving (blocking); returns what is listening."""
+        app, client, app_token = self.prepare()
+        if app_token:
+            return self._connect_socket_mode(app, app_token, client)
+        return self._listen(app)
 
     def _connect_socket_mode(self, app: App, app_token: str, client: WebClient) -> str:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
