@@ -752,6 +752,19 @@ def make_client(token: str, api_url: str) -> WebClient:
     return WebClient(token=token, base_url=base, timeout=10)
 
 
+def _not_about_the_token(record: logging.LogRecord) -> bool:
+    # Bolt warns that SLACK_BOT_TOKEN from the environment is skipped when a client is
+    # given; the client is built from that same token, so the warning is only noise.
+    return "token" not in record.getMessage() or "client" not in record.getMessage()
+
+
+def _bolt_logger() -> logging.Logger:
+    logger = logging.getLogger("bot.adapters.slack.bolt")
+    if _not_about_the_token not in logger.filters:
+        logger.addFilter(_not_about_the_token)
+    return logger
+
+
 def build_app(
     settings: Settings,
     bot: StrikeBot,
@@ -777,7 +790,7 @@ def build_app(
         process_before_response=False,
         listener_executor=listener_executor
         or ThreadPoolExecutor(max_workers=8, thread_name_prefix="slack"),
-        logger=logging.getLogger("bot.adapters.slack.bolt"),
+        logger=_bolt_logger(),
         # Right after Bolt's signature check: the same signed request twice is refused.
         before_authorize=ReplayProtection(guard_for(bot.store.path)),
     )
