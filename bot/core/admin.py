@@ -210,14 +210,17 @@ class AdminService:
             raise AdminInputError("Say why the fact is retracted (a reason is required).")
         if self.store.fact(fact_id).status == "retracted":
             raise AdminInputError(f"Fact '{fact_id}' is already retracted.")
-        fact = self.store.update_fact(
-            fact_id,
-            {"status": "retracted"},
-            actor=actor.audit_name,
-            platform=actor.platform,
-            action="retract",
-            note=reason[:500],
-        )
+        try:
+            fact = self.store.update_fact(
+                fact_id,
+                {"status": "retracted"},
+                actor=actor.audit_name,
+                platform=actor.platform,
+                action="retract",
+                note=reason[:500],
+            )
+        except ValueError as exc:  # retracted by someone else in the meantime
+            raise AdminInputError(str(exc)) from None
         self._done()
         return fact
 
@@ -226,14 +229,17 @@ class AdminService:
         self.require(actor)
         if self.store.fact(fact_id).status == "active":
             raise AdminInputError(f"Fact '{fact_id}' is not retracted.")
-        fact = self.store.update_fact(
-            fact_id,
-            {"status": "active"},
-            actor=actor.audit_name,
-            platform=actor.platform,
-            action="restore",
-            note=reason,
-        )
+        try:
+            fact = self.store.update_fact(
+                fact_id,
+                {"status": "active"},
+                actor=actor.audit_name,
+                platform=actor.platform,
+                action="restore",
+                note=reason,
+            )
+        except ValueError as exc:
+            raise AdminInputError(str(exc)) from None
         self._done()
         return fact
 

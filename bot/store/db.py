@@ -6,10 +6,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -18,8 +19,12 @@ import sqlite_utils
 
 from bot.core.bulk import paused_gc
 from bot.core.models import Fact, Source, Topic
+from bot.store.checks import inspect, uri
+from bot.store.errors import DatabaseReadOnly, StoreError, explain
 from bot.store.knowledge_files import KnowledgeSet
 from bot.store.migrations import migrate
+
+log = logging.getLogger(__name__)
 
 BUNDLED = "bundled"
 LOCK_TIMEOUT_S = 5.0
@@ -36,10 +41,6 @@ class _Batch:
     audits: list[tuple] = field(default_factory=list)
 
 
-class StoreError(RuntimeError):
-    """The database cannot be used; the message says why in plain words."""
-
-
 class NotFound(KeyError):
     """No fact or source with that id."""
 
@@ -47,26 +48,12 @@ class NotFound(KeyError):
         return str(self.args[0]) if self.args else "not found"
 
 
+class Conflict(ValueError):
+    """The change was already made (by someone else in the meantime)."""
+
+
 def now() -> str:
     return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
-
-
-def _explain(path: Path, exc: sqlite3.Error) -> StoreError:
-    text = str(exc).lower()
-    if "locked" in text or "busy" in text:
-        return StoreError(f"The database {path} is locked by another program; try again shortly.")
-    if "not a database" in text or "malformed" in text or "corrupt" in text:
-        return StoreError(
-            f"The database {path} is damaged or not a strikebot database ({exc}). "
-            "Move it aside and start again, or point STRIKEBOT_DB elsewhere."
-        )
-    if "readonly" in text or "read-only" in text:
-        return StoreError(f"The database {path} is read-only; strikebot needs to write to it.")
-    if "unable to open" in text:
-        return StoreError(
-            f"Cannot open the database {path}: check the folder exists and is writable."
-        )
-    return StoreError(f"Database error on {path}: {exc}")
 
 
 def _json(values: Iterable[str]) -> str:
@@ -151,25 +138,48 @@ def bundle_hash(fact: Fact) -> str:
 class Store:
     """One SQLite database file, opened in WAL mode and migrated to the current schema."""
 
-    def __init__(self, path: Path | str):
+    def __init__(self, path: Path | str, *, busy_timeout: float = LOCK_TIMEOUT_S):
         self.path = Path(path)
         # One connection shared by the adapters' threads: every use goes through this lock.
         self._lock = threading.RLock()
+        self.busy_timeout = busy_timeout
+        self.read_only = False  # opened as an immutable file: answers only, no writes
+        memory = str(path) == ":memory:"
         if self.path.parent.exists() and not self.path.parent.is_dir():
             raise StoreError(f"Cannot create the database {path}: {self.path.parent} is a file.")
         try:
-            if str(path) != ":memory:":
+            if not memory:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(str(path), timeout=LOCK_TIMEOUT_S, check_same_thread=False)
+                if self.path.is_file() and self.path.stat().st_size:
+                    # Refuse a damaged, foreign or newer file before anything writes to it.
+                    self.read_only = inspect(self.path, busy_timeout).immutable
+            target = uri(self.path, immutable="1") if self.read_only else str(path)
+            conn = sqlite3.connect(
+                target, uri=self.read_only, timeout=busy_timeout, check_same_thread=False
+            )
             self.db = sqlite_utils.Database(conn)
-            if str(path) != ":memory:":
-                self.db.enable_wal()
-            self.db.execute("PRAGMA foreign_keys=ON")
-            migrate(self.db)
+            try:
+                if not memory and not self.read_only:
+                    self._enable_wal()
+                self.db.execute("PRAGMA foreign_keys=ON")
+                migrate(self.db)
+            except BaseException:
+                conn.close()
+                raise
         except sqlite3.Error as exc:
-            raise _explain(self.path, exc) from None
+            raise explain(self.path, exc) from None
         except OSError as exc:
             raise StoreError(f"Cannot create the database {path}: {exc.strerror}") from None
+        if self.read_only:
+            log.warning("the database %s can only be read: answering, but no changes", path)
+
+    def _enable_wal(self) -> None:
+        try:
+            self.db.enable_wal()
+        except sqlite3.OperationalError as exc:
+            # A read-only file still answers questions; writes will say why they failed.
+            if not isinstance(explain(self.path, exc), DatabaseReadOnly):
+                raise
 
     def close(self) -> None:
         self.db.close()
@@ -190,15 +200,20 @@ class Store:
                 conn.execute("BEGIN IMMEDIATE")
                 try:
                     yield self.db
+                    conn.execute("COMMIT")
                 except BaseException:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
+                    self._rollback(conn)
                     raise
-                conn.execute("COMMIT")
             except sqlite3.Error as exc:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise _explain(self.path, exc) from None
+                raise explain(self.path, exc) from None
+
+    @staticmethod
+    def _rollback(conn: sqlite3.Connection) -> None:
+        # A failed COMMIT (disk full, I/O) may already have rolled back; a ROLLBACK that
+        # fails too must not hide the first error.
+        if conn.in_transaction:
+            with suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
 
     def knowledge_revision(self) -> int:
         """A counter every change to facts, sources or topics moves on, in any process.
@@ -222,7 +237,7 @@ class Store:
             with self._lock:
                 return list(self.db.query(sql, list(params)))
         except sqlite3.Error as exc:
-            raise _explain(self.path, exc) from None
+            raise explain(self.path, exc) from None
 
     def sources(self) -> dict[str, Source]:
         return {r["id"]: _row_source(r) for r in self._read("select * from sources order by id")}
@@ -262,9 +277,9 @@ class Store:
         except sqlite3.OperationalError as exc:
             if "fts5" in str(exc).lower():
                 return []  # words FTS5 cannot parse match nothing
-            raise _explain(self.path, exc) from None
+            raise explain(self.path, exc) from None
         except sqlite3.Error as exc:
-            raise _explain(self.path, exc) from None
+            raise explain(self.path, exc) from None
         return [_row_fact(r) for r in rows]
 
     def audit(self, limit: int = 50, fact_id: str | None = None) -> list[dict[str, Any]]:
@@ -453,6 +468,9 @@ class Store:
             if not rows:
                 raise NotFound(f"No fact with id '{fact_id}'.")
             before = _row_fact(rows[0])
+            if "status" in changes and changes["status"] == before.status:
+                # Checked in the write transaction, so two admins cannot both retract it.
+                raise Conflict(f"Fact '{fact_id}' is already {before.status}.")
             after = replace(before, **changes)
             if (
                 after.source != before.source

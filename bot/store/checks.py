@@ -1,0 +1,106 @@
+"""Is a file a strikebot database? Answered by reading only, before anything writes to it."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+from bot.store.errors import (
+    SQLITE_CANTOPEN,
+    DatabaseDamaged,
+    ForeignDatabase,
+    NewerDatabase,
+    explain,
+)
+from bot.store.migrations import MIGRATIONS
+
+HEADER = b"SQLite format 3\x00"
+OUR_TABLES = {"schema_migrations", "facts", "sources", "audit", "meta"}
+
+
+@dataclass(frozen=True, slots=True)
+class Inspection:
+    """What an existing database file holds."""
+
+    version: int  # the schema version; 0 for an SQLite file with nothing in it yet
+    immutable: bool  # readable only as an immutable file (a read-only folder, no -shm file)
+
+
+def uri(path: Path, **params: str) -> str:
+    query = "&".join(f"{k}={v}" for k, v in params.items())
+    return f"file:{quote(str(path.resolve()))}?{query}"
+
+
+def connect_read_only(path: Path, timeout: float) -> tuple[sqlite3.Connection, bool]:
+    """A read-only connection, and whether it had to treat the file as immutable.
+
+    A WAL database needs its -shm file; in a read-only folder without one, SQLite can only
+    read the file as immutable (it then ignores other writers, and there can be none)."""
+    conn = sqlite3.connect(uri(path, mode="ro"), uri=True, timeout=timeout)
+    try:
+        conn.execute("select count(*) from sqlite_master").fetchone()
+        return conn, False
+    except sqlite3.OperationalError as exc:
+        conn.close()
+        if (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF != SQLITE_CANTOPEN:
+            raise
+    conn = sqlite3.connect(uri(path, immutable="1"), uri=True, timeout=timeout)
+    return conn, True
+
+
+def check_header(path: Path) -> None:
+    """DatabaseDamaged unless the file starts like an SQLite database and is as long as its
+    header says (a copy cut short, or a disk that lost the end of it)."""
+    size = path.stat().st_size
+    with path.open("rb") as f:
+        head = f.read(100)
+    if len(head) < 100 or not head.startswith(HEADER):
+        raise DatabaseDamaged(
+            f"The database {path} is damaged or not a strikebot database (not even an "
+            "SQLite file); it was left as it was."
+        )
+    page_size = int.from_bytes(head[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    if page_size < 512 or page_size & (page_size - 1):
+        raise DatabaseDamaged(f"The database {path} is damaged (its header is not valid).")
+    pages = int.from_bytes(head[28:32], "big")
+    wal = path.with_name(path.name + "-wal")
+    has_wal = wal.exists() and wal.stat().st_size > 0
+    # The page count is valid when the change counter matches "version-valid-for"; with a
+    # WAL left by a crash mid-checkpoint the file may legitimately be short until recovery.
+    if head[24:28] == head[92:96] and pages and size < pages * page_size and not has_wal:
+        raise DatabaseDamaged(
+            f"The database {path} is truncated ({size:,} of {pages * page_size:,} bytes); "
+            "restore a backup."
+        )
+
+
+def inspect(path: Path, timeout: float = 5.0) -> Inspection:
+    """Check an existing, non-empty file is a strikebot database this code can use."""
+    check_header(path)
+    try:
+        conn, immutable = connect_read_only(path, timeout)
+        try:
+            tables = {
+                row[0] for row in conn.execute("select name from sqlite_master where type='table'")
+            }
+            if not tables or tables == {"schema_migrations"}:
+                return Inspection(0, immutable)
+            if not tables >= OUR_TABLES:
+                raise ForeignDatabase(
+                    f"The database {path} is an SQLite database but not a strikebot one "
+                    "(it has none of strikebot's tables); it was left as it was."
+                )
+            version = conn.execute("select max(version) from schema_migrations").fetchone()[0]
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise explain(path, exc) from None
+    if (version or 0) > len(MIGRATIONS):
+        raise NewerDatabase(
+            f"The database {path} was written by a newer strikebot (schema version {version}; "
+            f"this one knows up to {len(MIGRATIONS)}); upgrade strikebot to use it."
+        )
+    return Inspection(version or 0, immutable)
