@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bot.core.limits import in_seconds
 from bot.core.models import Fact, Source
 from bot.core.service import StrikeBot
 from bot.store.knowledge_files import (
@@ -26,13 +27,18 @@ class PermissionDenied(PermissionError):
     """The actor may not run admin actions."""
 
 
+class SlowDown(PermissionDenied):
+    """The admin ran too many admin commands in the last minute; nothing was done."""
+
+
 class AdminInputError(ValueError):
     """An admin request with a field that is missing or wrong; the message says which."""
 
 
 @dataclass(frozen=True, slots=True)
 class Actor:
-    """Who asks for an admin action, as the adapter identified them."""
+    """Who asks for an admin action, as the adapter identified them. Build one per command:
+    the admin rate counts each Actor object once, however many actions it runs."""
 
     id: str
     platform: str = "cli"
@@ -86,9 +92,17 @@ class AdminService:
             listener(fact, previous, actor)
 
     def require(self, actor: Actor) -> None:
-        """PermissionDenied unless the actor is an admin."""
+        """PermissionDenied unless the actor is an admin; SlowDown (nothing done) when the
+        admin is over STRIKEBOT_ADMIN_RATE."""
         if not actor.is_admin:
             raise PermissionDenied("Sorry, only strikebot admins can do that.")
+        wait = self.bot.limits.admit_admin(actor.platform, actor.id, actor)
+        if wait > 0:
+            rate = self.bot.limits.admins.limit
+            raise SlowDown(
+                f"That's more than {rate} admin commands in a minute; nothing was changed. "
+                f"Please try again in {in_seconds(wait)}."
+            )
 
     def _done(self) -> None:
         self.bot.refresh(force=True)

@@ -52,7 +52,9 @@ class Question:
     text: str
     platform: str = "console"
     user: str | None = None
-    channel: str | None = None
+    channel: str | None = None  # None in a direct message
+    private: bool = False  # the reply is seen only by the asker (an ephemeral slash reply)
+    command: bool = False  # a slash command: the platform expects a reply to the asker
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +97,10 @@ class Answer:
     """What the core says back, before any platform renders it.
 
     `text` is the whole answer as a person reads it in plain text; renderers for Slack and
-    Discord rebuild their own layout from `statements`, `citations` and `as_of`.
+    Discord rebuild their own layout from `statements`, `citations` and `as_of`. The kinds
+    of `bot.core.limits` are notices: `slow_down` (over a rate; `retry_after`), `repeat`
+    (answered here a moment ago; `text` is the sentence, `link` where, when known) and
+    `ignored` (already told: adapters post nothing).
     """
 
     answered: bool
@@ -107,8 +112,13 @@ class Answer:
     suggestions: list[str] = field(default_factory=list)
     as_of: dt.date | None = None
     stale_warning: str | None = None
-    kind: str = "answer"  # "answer", "status", "refusal", "invalid"
+    kind: str = "answer"  # "answer", "status", "refusal", "invalid", or a limits notice
     log_id: int | None = None  # the question-log entry; feedback buttons refer to it
+    retry_after: int | None = None  # slow_down: seconds until the asker may ask again
+    link: str | None = None  # repeat: a URL of the earlier answer
+    earlier: str | None = None  # repeat: the platform's id of the earlier answer (Slack ts)
+    private: bool = False  # show only to the asker where the platform can
+    repeat_key: tuple[str, ...] | None = None  # a later repeat may point here (posted())
 
     @property
     def fact_ids(self) -> list[str]:

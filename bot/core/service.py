@@ -45,10 +45,12 @@ class BotConfig:
     stale_days: int = 14
     store_user_ids: bool = False
     retention_days: int = 90
-    user_rate: int = 8  # questions per user per minute (0: no limit); see bot.core.limits
-    channel_rate: int = 30  # questions answered in public per channel per minute (0: none)
-    repeat_window: float = 60.0  # seconds a repeat points to the earlier answer (0: off)
-    admin_rate: int = 20  # admin commands per admin per minute (0: no limit)
+    # Abuse limits (bot.core.limits), 0 = off: off for a bot built in code (tests,
+    # benchmarks); the settings turn them on (STRIKEBOT_USER_RATE=8 ... by default).
+    user_rate: int = 0  # questions per user per minute
+    channel_rate: int = 0  # questions answered in public per channel per minute
+    repeat_window: float = 0.0  # seconds a repeat points to the earlier answer
+    admin_rate: int = 0  # admin commands per admin per minute
     trusted_platforms: frozenset[str] = TRUSTED  # never limited: local operators
 
 

@@ -12,8 +12,9 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from bot.core.limits import NOTICE_KINDS, REPEAT
 from bot.core.models import Answer, Citation, Fact, Source
-from bot.render.text import REFUSAL, human_date
+from bot.render.text import EARLIER_ABOVE, EARLIER_LINK, REFUSAL, human_date
 
 if TYPE_CHECKING:
     from bot.core.report import Report
@@ -206,8 +207,28 @@ def _title_from_question(question: str) -> str:
     return neutralise(q[:1].upper() + q[1:]) if q else "Your question"
 
 
+_SAFE_LINK = re.compile(r"^https?://[^\s()<>\[\]]+$")
+NOTICE_TITLES = {REPEAT: "Answered a moment ago"}
+
+
+def notice_embed_for(answer: Answer) -> dict[str, Any]:
+    """A limits notice: slow down, or a pointer to the earlier answer (linked when its
+    jump URL is known, else "scroll up"). No buttons: nothing was answered or logged."""
+    description = neutralise(answer.text)
+    if answer.kind == REPEAT:
+        if answer.link and _SAFE_LINK.match(answer.link):
+            description += f" [{EARLIER_LINK}]({answer.link})"
+        else:
+            description += f" {EARLIER_ABOVE}"
+    title = NOTICE_TITLES.get(answer.kind, "Slow down a little")
+    return fit({"title": title, "description": description, "color": COLOUR_INFO})
+
+
 def answer_embed(answer: Answer) -> dict[str, Any]:
-    """An answer, status, refusal or invalid-question reply as one embed within limits."""
+    """An answer, status, refusal or invalid-question reply (or a limits notice) as one
+    embed within limits."""
+    if answer.kind in NOTICE_KINDS:
+        return notice_embed_for(answer)
     if answer.kind == "invalid":
         return fit(
             {

@@ -15,11 +15,12 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from bot.core.due import days_overdue
+from bot.core.limits import NOTICE_KINDS, REPEAT
 from bot.core.models import Answer, Citation, Fact, Source, Statement
 from bot.core.report import Report
 from bot.core.review import ReviewItem
 from bot.core.slash_commands import ADMIN_HELP, STRIKE_HELP
-from bot.render.text import REFUSAL, human_date
+from bot.render.text import EARLIER_ABOVE, EARLIER_LINK, REFUSAL, human_date
 
 Block = dict[str, Any]
 Message = dict[str, Any]
@@ -292,6 +293,16 @@ def _answered_blocks(answer: Answer, room: int) -> list[Block]:
     return sections + tail
 
 
+def _notice_blocks(answer: Answer) -> list[Block]:
+    """A limits notice: slow down, or a pointer to the earlier answer (linked when its
+    permalink is known, else "scroll up"). No buttons: nothing was answered or logged."""
+    text = escape(answer.text)
+    if answer.kind == REPEAT:
+        known = bool(answer.link and _SAFE_URL.match(answer.link))
+        text += " " + (link(answer.link, EARLIER_LINK) if known else escape(EARLIER_ABOVE))
+    return [section(text)]
+
+
 def answer_blocks(
     answer: Answer, *, asked: str | None = None, feedback: bool = True
 ) -> list[Block]:
@@ -300,6 +311,8 @@ def answer_blocks(
     if asked:
         echo = escape(truncate(asked, QUESTION_ECHO_LIMIT))
         head.append(context([plain(f"You asked: {echo}")]))
+    if answer.kind in NOTICE_KINDS:
+        return head + _notice_blocks(answer)
     foot: list[Block] = []
     if feedback and answer.answered and answer.log_id is not None:
         foot.append(feedback_block(answer.log_id))

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+from bot.core.limits import NOTICE_KINDS, REPEAT
 from bot.core.models import Answer, Citation
 
 REFUSAL = "I don't have a sourced answer to that, so I won't guess."
+EARLIER_LINK = "See my answer"
+EARLIER_ABOVE = "Scroll up to find it."
 
 
 def human_date(day: dt.date) -> str:
@@ -36,8 +39,18 @@ def statement_lines(answer: Answer, *, bullets: bool) -> list[str]:
     return lines
 
 
+def notice_text(answer: Answer) -> str:
+    """A limits notice (slow down, repeat) as plain text; a repeat ends with its link, or
+    says to scroll up when the adapter did not record one."""
+    if answer.kind != REPEAT:
+        return answer.text
+    return f"{answer.text} {f'{EARLIER_LINK}: {answer.link}' if answer.link else EARLIER_ABOVE}"
+
+
 def render_plain(answer: Answer, reason: str | None = None) -> str:
     """The whole answer as a person reads it in a terminal or a plain-text message."""
+    if answer.kind in NOTICE_KINDS:
+        return notice_text(answer)
     if answer.kind == "invalid":
         lines = [reason or "Please ask a question about the strike."]
         if answer.suggestions:
