@@ -27,6 +27,7 @@ from bot.core.updates import StatusUpdates, SubscriptionService
 from bot.render.text import human_date
 from bot.runtime.logs import configure_logging
 from bot.settings import Settings
+from bot.store import backup as backups
 from bot.store.db import NotFound, Store, StoreError, fact_json
 from bot.store.knowledge_files import KnowledgeError
 
@@ -707,6 +708,48 @@ def subscriptions(app: App, platform: str | None, as_json: bool) -> None:
         click.echo(f"{s.platform}  {s.channel}  (by {s.added_by or '?'}, {s.added_at or '?'})")
 
 
+# --- backup and restore -----------------------------------------------------------------
+
+
+def _describe(summary: backups.Summary) -> str:
+    kb = summary.size / 1024
+    size = f"{kb:,.0f} KB" if kb < 1024 else f"{kb / 1024:,.1f} MB"
+    return (
+        f"{summary.path} ({size}): {summary.facts} facts "
+        f"({summary.active} active), {summary.audit} audit entries, integrity ok"
+    )
+
+
+@cli.command("backup")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--force", is_flag=True, help="Replace PATH if it exists.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+@guarded
+def backup_cmd(app: App, path: Path, force: bool, as_json: bool) -> None:
+    """Copy the live database to PATH (a file, or a folder for a dated file) and check the
+    copy; safe while the bot runs."""
+    summary = backups.backup(app.store, path, force=force)
+    if as_json:
+        emit_json({**dataclasses.asdict(summary), "path": str(summary.path)})
+    else:
+        click.echo(f"backed up to {_describe(summary)}")
+
+
+@cli.command("restore")
+@click.argument("path", type=click.Path(path_type=Path))
+@pass_app
+@guarded
+def restore_cmd(app: App, path: Path) -> None:
+    """Replace the database with the backup PATH, after checking it; the current database is
+    kept beside it as <name>.<time>.before-restore."""
+    done = backups.restore(app.settings.db, path)
+    if done.saved:
+        how = " byte for byte: it was damaged" if done.saved_raw else ""
+        click.echo(f"saved the previous database as {done.saved}{how}")
+    click.echo(f"restored {path} into {_describe(done.summary)}")
+
+
 # --- running ----------------------------------------------------------------------------
 
 
@@ -756,6 +799,29 @@ def discord(app: App) -> None:
     from bot.adapters.discord import run_discord
 
     run_discord(app.settings, app.bot)
+
+
+@cli.command()
+@click.option("--url", help="Check this URL instead (default: the local /healthz).")
+@click.option("--ready", is_flag=True, help="Check /readyz: every platform connected too.")
+@click.pass_context
+def healthcheck(ctx: click.Context, url: str | None, ready: bool) -> None:
+    """Ask the running bot's health endpoint (STRIKEBOT_HEALTH_PORT); exit 0 when healthy.
+    For container and service-manager health checks."""
+    from bot.runtime.health import probe
+
+    settings = ctx.find_object(App).settings
+    if url is None:
+        if settings.health_port is None:
+            raise Failure("STRIKEBOT_HEALTH_PORT is not set: the bot serves no health check.", 1)
+        host = settings.health_host
+        if host in ("0.0.0.0", "::", ""):  # listening everywhere: ask on this machine
+            host = "127.0.0.1"
+        url = f"http://{host}:{settings.health_port}/{'readyz' if ready else 'healthz'}"
+    healthy, line = probe(url)
+    click.echo(line, err=not healthy)
+    if not healthy:
+        ctx.exit(1)
 
 
 def main() -> None:

@@ -119,3 +119,29 @@ class HealthServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+
+
+def probe(url: str, timeout: float = 5.0) -> tuple[bool, str]:
+    """GET a health URL (`strikebot healthcheck`): healthy or not, and one line saying why."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            status, raw = response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        status, raw = exc.code, exc.read()
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return False, f"unhealthy: no answer from {url} ({reason})"
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return False, f"unhealthy: {url} answered {status} without a health document"
+    platforms = ", ".join(f"{n} {p['state']}" for n, p in (body.get("platforms") or {}).items())
+    facts = (body.get("knowledge") or {}).get("facts")
+    line = f"{body.get('status', '?')}: store {'ok' if body.get('live') else 'unreachable'}"
+    line += f", {facts} facts" if facts is not None else ""
+    line += f", {platforms}" if platforms else ""
+    return status == 200, line
