@@ -115,7 +115,7 @@ class SlackSender:
         command: str,
         text: str,
         user: str = MEMBER,
-        trigger_id: str = "1337.42.trigger",
+        trigger_id: str | None = None,
         **kw: Any,
     ) -> Reply:
         fields = slash_payload(
@@ -468,7 +468,9 @@ def test_feedback_on_an_ephemeral_answer(slack, fake, bot) -> None:
     (row,) = bot.store.feedback()
     assert (row["helpful"], row["platform"]) == (1, "slack")
     assert json.loads(row["facts"]) == bot.store.logged_question(int(log_id))["facts"]
-    slack.interactive(click)  # a second click by the same person is not counted again
+    # A second click by the same person (a new request: Slack never sends the same one twice)
+    # is not counted again.
+    slack.interactive(block_actions(kit.ACTION_HELPFUL, log_id, response_url=click["response_url"]))
     responses(fake, 3)
     assert len(bot.store.feedback()) == 1
 
@@ -503,7 +505,9 @@ def test_feedback_for_an_unknown_answer_records_nothing(slack, fake, bot) -> Non
 
 
 def test_admin_add_opens_the_modal(slack, fake) -> None:
-    slack.slash("/strike-admin", "add The studios met again.", user=ADMIN)
+    slack.slash(
+        "/strike-admin", "add The studios met again.", user=ADMIN, trigger_id="1337.42.trigger"
+    )
     (call,) = fake.wait_for("views.open")
     view = call.params["view"]
     assert call.params["trigger_id"] == "1337.42.trigger"

@@ -30,7 +30,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
-from bot.adapters.slack_replay import ReplayProtection, guard_for
+from bot.adapters.slack_replay import VerifiedOnce, guard_for
 from bot.core.admin import Actor, AdminInputError, AdminService, PermissionDenied
 from bot.core.due import due_facts
 from bot.core.models import Question
@@ -791,8 +791,10 @@ def build_app(
         listener_executor=listener_executor
         or ThreadPoolExecutor(max_workers=8, thread_name_prefix="slack"),
         logger=_bolt_logger(),
-        # Right after Bolt's signature check: the same signed request twice is refused.
-        before_authorize=ReplayProtection(guard_for(bot.store.path)),
+        # Bolt's signature check, replaced by the same check that also refuses a request
+        # already accepted (a replay) and a malformed timestamp; see slack_replay.
+        request_verification_enabled=False,
+        before_authorize=VerifiedOnce(signing_secret, guard_for(bot.store.path)),
     )
     StrikeSlack(settings, bot, admin).register(app)
     return app

@@ -25,6 +25,13 @@ BOT_TOKEN = "xoxb-test-token"
 APP_TOKEN = "xapp-test-token"
 BOT_USER_ID = "UBOT"
 JSON_FIELDS = ("blocks", "view", "attachments")
+_TRIGGERS = itertools.count(1000)
+
+
+def new_trigger_id() -> str:
+    """A fresh trigger id: Slack gives every command, click and submission its own, so no
+    two of them are ever the same signed request."""
+    return f"1337.{next(_TRIGGERS)}.trigger"
 
 
 @dataclass
@@ -181,6 +188,13 @@ class FakeSlackAPI:
     def _chat_update(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "channel": params.get("channel"), "ts": params.get("ts")}
 
+    def _chat_getPermalink(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel, ts = params.get("channel"), str(params.get("message_ts") or "")
+        if not channel or not ts:
+            return {"ok": False, "error": "message_not_found"}
+        link = f"https://fake.slack.com/archives/{channel}/p{ts.replace('.', '')}"
+        return {"ok": True, "channel": channel, "permalink": link}
+
     def _views_open(self, params: dict[str, Any]) -> dict[str, Any]:
         if not params.get("trigger_id"):
             return {"ok": False, "error": "invalid_trigger_id"}
@@ -268,9 +282,10 @@ def slash_payload(
     response_url: str,
     user: str = "UMEMBER",
     channel: str = "C0001",
-    trigger_id: str = "1337.42.trigger",
+    trigger_id: str | None = None,
 ) -> dict[str, str]:
-    """The fields of a slash-command request (form-encoded over HTTP, a dict in Socket Mode)."""
+    """The fields of a slash-command request (form-encoded over HTTP, a dict in Socket Mode);
+    a fresh trigger id unless one is given."""
     return {
         "token": "legacy-verification-token",
         "team_id": "T0001",
@@ -284,7 +299,7 @@ def slash_payload(
         "api_app_id": "A0001",
         "is_enterprise_install": "false",
         "response_url": response_url,
-        "trigger_id": trigger_id,
+        "trigger_id": new_trigger_id() if trigger_id is None else trigger_id,
     }
 
 
@@ -355,7 +370,9 @@ def block_actions(
     channel: str = "C0001",
     message: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A button click; `message` is absent for ephemeral messages, as on Slack."""
+    """A button click; `message` is absent for ephemeral messages, as on Slack. Each click
+    has its own trigger id and action_ts, as on Slack."""
+    trigger_id = new_trigger_id()
     payload: dict[str, Any] = {
         "type": "block_actions",
         "team": {"id": "T0001", "domain": "union"},
@@ -368,7 +385,7 @@ def block_actions(
             "channel_id": channel,
             "is_ephemeral": message is None,
         },
-        "trigger_id": "1337.42.trigger",
+        "trigger_id": trigger_id,
         "channel": {"id": channel, "name": "general"},
         "response_url": response_url,
         "actions": [
@@ -378,7 +395,7 @@ def block_actions(
                 "text": {"type": "plain_text", "text": "Helpful"},
                 "value": value,
                 "type": "button",
-                "action_ts": "1700000001.000001",
+                "action_ts": f"1700000001.{trigger_id.split('.')[1]:0>6}",
             }
         ],
     }
@@ -404,7 +421,7 @@ def view_submission(
         "user": {"id": user, "username": user.lower(), "team_id": "T0001"},
         "api_app_id": "A0001",
         "token": "legacy-verification-token",
-        "trigger_id": "1337.43.trigger",
+        "trigger_id": new_trigger_id(),
         "view": {
             "id": "V0001",
             "team_id": "T0001",
