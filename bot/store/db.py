@@ -223,6 +223,15 @@ class Store:
         rows = self._read("select value from meta where key = 'revision'")
         return int(rows[0]["value"]) if rows else 0
 
+    def note_restore(self, source: str, revision_before: int) -> None:
+        """After a restore: move the revision past the replaced database's, so that every
+        running bot re-reads its knowledge, and note where the data came from."""
+        with self.transaction() as db:
+            row = db.execute("select value from meta where key = 'revision'").fetchone()
+            revision = max(int(row[0]) if row else 0, revision_before) + 1
+            db["meta"].upsert({"key": "revision", "value": str(revision)}, pk="key")
+            db["meta"].upsert({"key": "restored_from", "value": f"{source} at {now()}"}, pk="key")
+
     @staticmethod
     def _bump_revision(db: sqlite_utils.Database) -> None:
         db.execute(
