@@ -34,6 +34,7 @@ from bot.core.admin import (
     check_topic,
 )
 from bot.core.due import days_overdue, due_facts
+from bot.core.limits import IGNORED
 from bot.core.models import Answer, Fact, Question
 from bot.core.permissions import discord_is_admin
 from bot.core.report import Report, ReportService
@@ -207,10 +208,36 @@ class Frontend:
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
-    async def ask(self, text: str, user: int, channel: int | None) -> Answer:
-        """Answer and log a question from a Discord user."""
-        question = Question(text, PLATFORM, str(user), str(channel) if channel else None)
+    @staticmethod
+    def question(
+        text: str, user: int, channel: int | None, *, private: bool = False, command: bool = False
+    ) -> Question:
+        """What the core is asked: `channel` None in a DM, `private` for an ephemeral reply,
+        `command` for a slash command (which always gets a reply)."""
+        where = str(channel) if channel else None
+        return Question(text, PLATFORM, str(user), where, private=private, command=command)
+
+    async def ask(
+        self,
+        text: str,
+        user: int,
+        channel: int | None,
+        *,
+        private: bool = False,
+        command: bool = False,
+    ) -> Answer:
+        """Answer and log a question from a Discord user, within the core's limits."""
+        question = self.question(text, user, channel, private=private, command=command)
         return await self.run(self.bot.ask, question)
+
+    async def status(self, user: int, channel: int | None, *, command: bool = False) -> Answer:
+        """The latest picture for a Discord user, within the core's limits."""
+        question = self.question("status", user, channel, command=command)
+        return await self.run(self.bot.status, question)
+
+    async def admit(self, text: str, user: int, channel: int | None) -> Answer | None:
+        """None when topics, sources or help may be shown, else the notice to give."""
+        return await self.run(self.bot.admit, self.question(text, user, channel))
 
     def suggestions(self, typed: str) -> list[str]:
         """Known questions close to what is typed (in memory: autocomplete must be fast)."""
@@ -296,6 +323,30 @@ def feedback_view(answer: Answer) -> discord.ui.View | None:
     view.add_item(FeedbackButton(answer.log_id, True))
     view.add_item(FeedbackButton(answer.log_id, False))
     return view
+
+
+def _guild_channel(interaction: discord.Interaction) -> int | None:
+    """The channel for the core's limits: None in a DM."""
+    return interaction.channel_id if interaction.guild_id is not None else None
+
+
+async def post_answer(
+    frontend: Frontend, interaction: discord.Interaction, answer: Answer, *, ephemeral: bool
+) -> None:
+    """Follow up a deferred command with the core's answer. A notice for the asker alone
+    (slow down, a pointer to an earlier answer) replaces a public 'thinking…' placeholder
+    with a private reply; a public answer is recorded (its jump URL) for repeats."""
+    if answer.private and not ephemeral:
+        try:
+            await interaction.delete_original_response()
+        except discord.HTTPException:
+            log.debug("could not delete the public placeholder", exc_info=True)
+        ephemeral = True
+    sent = await interaction.followup.send(
+        ephemeral=ephemeral, wait=True, allowed_mentions=NO_MENTIONS, **_answer_kwargs(answer)
+    )
+    if not ephemeral:
+        frontend.bot.posted(answer, link=sent.jump_url)
 
 
 def _answer_kwargs(answer: Answer) -> dict[str, Any]:
@@ -791,8 +842,9 @@ class StrikeCommands(app_commands.Group):
     @app_commands.command(description="The latest picture of the strike, posted in the channel")
     async def status(self, interaction: discord.Interaction) -> None:
         await defer(interaction, ephemeral=False)
-        answer = await self.frontend.run(self.frontend.bot.status)
-        await send(interaction, ephemeral=False, embed=embed(render.answer_embed(answer)))
+        where = _guild_channel(interaction)
+        answer = await self.frontend.status(interaction.user.id, where, command=True)
+        await post_answer(self.frontend, interaction, answer, ephemeral=False)
 
     @app_commands.command(description="Ask a question about the strike in your own words")
     @app_commands.describe(
@@ -806,8 +858,14 @@ class StrikeCommands(app_commands.Group):
         public: bool = False,
     ) -> None:
         await defer(interaction, ephemeral=not public)
-        answer = await self.frontend.ask(question, interaction.user.id, interaction.channel_id)
-        await send(interaction, ephemeral=not public, **_answer_kwargs(answer))
+        answer = await self.frontend.ask(
+            question,
+            interaction.user.id,
+            _guild_channel(interaction),
+            private=not public,
+            command=True,
+        )
+        await post_answer(self.frontend, interaction, answer, ephemeral=not public)
 
     @ask.autocomplete("question")
     async def ask_autocomplete(
@@ -854,6 +912,7 @@ class StrikeCommands(app_commands.Group):
         await defer(interaction, ephemeral=True)
         change = getattr(self.frontend.subscriptions, name)
         try:
+            await self.frontend.run(self.frontend.admin.require, actor)  # the admin rate
             result = await self.frontend.run(change, actor, PLATFORM, str(interaction.channel_id))
         except (AdminInputError, PermissionDenied, StoreError) as exc:
             await tell_privately(interaction, explain(exc) or APOLOGY)
@@ -1282,10 +1341,11 @@ def _own_role_id(message: discord.Message) -> int | None:
     return role.id if role else None
 
 
-async def _reply(message: discord.Message, **kwargs: Any) -> None:
-    """Reply to a message without pinging anyone (the author included)."""
+async def _reply(message: discord.Message, **kwargs: Any) -> discord.Message | None:
+    """Reply to a message without pinging anyone (the author included); the reply, or None
+    when Discord refused it."""
     try:
-        await message.channel.send(
+        return await message.channel.send(
             reference=message.to_reference(fail_if_not_exists=False),
             mention_author=False,
             allowed_mentions=NO_MENTIONS,
@@ -1293,17 +1353,29 @@ async def _reply(message: discord.Message, **kwargs: Any) -> None:
         )
     except discord.HTTPException as exc:
         log.warning("could not reply in channel %s: %s", message.channel.id, exc)
+        return None
 
 
 async def answer_message(frontend: Frontend, message: discord.Message, text: str) -> None:
-    """Answer a mention or DM: a text command (help, status, topics, sources) or a question."""
+    """Answer a mention or DM: a text command (help, status, topics, sources) or a question,
+    within the core's limits. Nothing is posted for an ignored message; a notice is a reply
+    like any other (a message cannot be answered privately); a posted answer is recorded
+    (its jump URL) for repeats to point to."""
     command = text.lower().lstrip("/!").strip(" ?.!")
+    user = message.author.id
+    channel = message.channel.id if message.guild is not None else None
+    answer: Answer | None
+    if command == "status":
+        answer = await frontend.status(user, channel)
+    elif not text or command in ("help", "topics", "sources"):
+        answer = await frontend.admit(text or "help", user, channel)
+    else:
+        answer = await frontend.ask(text, user, channel)
+    if answer is not None and answer.kind == IGNORED:
+        return
     await _show_typing(message.channel)
-    if not text or command == "help":
-        kwargs: dict[str, Any] = {"embed": embed(render.help_embed())}
-    elif command == "status":
-        answer = await frontend.run(frontend.bot.status)
-        kwargs = {"embed": embed(render.answer_embed(answer))}
+    if answer is not None:
+        kwargs = _answer_kwargs(answer)
     elif command == "topics":
         labels = await frontend.run(frontend.bot.topics)
         kwargs = {"embed": embed(render.topics_embed(labels))}
@@ -1311,9 +1383,10 @@ async def answer_message(frontend: Frontend, message: discord.Message, text: str
         sources = await frontend.run(frontend.bot.sources)
         kwargs = {"embed": embed(render.sources_embed(sources))}
     else:
-        answer = await frontend.ask(text, message.author.id, message.channel.id)
-        kwargs = _answer_kwargs(answer)
-    await _reply(message, **kwargs)
+        kwargs = {"embed": embed(render.help_embed())}
+    sent = await _reply(message, **kwargs)
+    if answer is not None and sent is not None:
+        frontend.bot.posted(answer, link=sent.jump_url)
 
 
 async def _show_typing(channel: discord.abc.Messageable) -> None:

@@ -33,7 +33,8 @@ from slack_sdk.webhook import WebhookClient
 from bot.adapters.slack_replay import VerifiedOnce, guard_for
 from bot.core.admin import Actor, AdminInputError, AdminService, PermissionDenied
 from bot.core.due import due_facts
-from bot.core.models import Question
+from bot.core.limits import IGNORED, REPEAT
+from bot.core.models import Answer, Question
 from bot.core.permissions import slack_is_admin
 from bot.core.report import ReportService
 from bot.core.review import ReviewService
@@ -234,19 +235,57 @@ class StrikeSlack:
             self.send(respond, {**body, "response_type": "ephemeral"})
             return
         public = cmd.public or cmd.name == "status"
-        body = self.compute(
-            lambda: self.strike_reply(cmd, command.get("user_id"), command.get("channel_id"))
+        channel = command.get("channel_id")
+        question = Question(
+            cmd.text or cmd.name,
+            platform="slack",
+            user=command.get("user_id"),
+            channel=_conversation(channel),
+            private=not public,
+            command=True,
         )
+        answer, body = self.core_reply(cmd, question)
+        if answer is not None:  # a notice (always answered: a command expects a reply)
+            self.link_earlier(client, channel, answer)
+            asked = cmd.text if cmd.name == ASK else None
+            body = kit.answer_message(answer, asked=asked, feedback=cmd.name == ASK)
+            self.remember(answer.log_id, body)
+            public = public and not answer.private
         self.send(respond, {**body, "response_type": "in_channel" if public else "ephemeral"})
 
-    def strike_reply(self, cmd: Command, user: str | None, channel: str | None) -> dict:
-        """The message for a parsed `/strike` command."""
-        if cmd.name == ASK:
-            answer = self.bot.ask(Question(cmd.text, platform="slack", user=user, channel=channel))
-            body = kit.answer_message(answer, asked=cmd.text)
-            self.remember(answer.log_id, body)
-            return body
-        return self.common_reply(cmd)
+    def core_reply(self, cmd: Command, question: Question) -> tuple[Answer | None, dict]:
+        """A `/strike` word or question through the core, within its limits: the answer
+        (rendered by the caller, outside the core lock), or else the finished message
+        (topics, sources, help; or the notice for a core failure)."""
+        answer: Answer | None = None
+
+        def work() -> dict[str, Any]:
+            nonlocal answer
+            if cmd.name == ASK:
+                answer = self.bot.ask(question)
+            elif cmd.name == "status":
+                answer = self.bot.status(question)
+            else:
+                answer = self.bot.admit(question)
+                if answer is None:
+                    return self.common_reply(cmd)
+            return {}
+
+        body = self.compute(work)
+        return answer, body
+
+    def link_earlier(self, client: WebClient, channel: str | None, answer: Answer) -> None:
+        """A pointer to an earlier answer gets that message's permalink (chat.getPermalink);
+        without one the pointer says to scroll up."""
+        if answer.kind != REPEAT or answer.link or not answer.earlier or not channel:
+            return
+        try:
+            found = client.chat_getPermalink(channel=channel, message_ts=answer.earlier)
+        except (SlackApiError, URLError, OSError) as exc:
+            log.info("chat.getPermalink failed: %s", _api_error(exc))
+            return
+        permalink = found.get("permalink")
+        answer.link = permalink if isinstance(permalink, str) else None
 
     def subscription_reply(
         self, cmd: Command, command: dict[str, Any], client: WebClient
@@ -262,12 +301,16 @@ class StrikeSlack:
         actor = Actor(user, "slack", is_admin=True, name=command.get("user_name"))
         service = self.subscriptions
         change = service.subscribe if cmd.name == SUBSCRIBE else service.unsubscribe
-        return self.compute(lambda: kit.notice(change(actor, "slack", channel).message))
+
+        def work() -> dict[str, Any]:
+            self.admin.require(actor)  # the admin rate
+            return kit.notice(change(actor, "slack", channel).message)
+
+        return self.compute(work)
 
     def common_reply(self, cmd: Command) -> dict[str, Any]:
-        """Replies shared by the slash command, mentions and DMs."""
-        if cmd.name == "status":
-            return kit.answer_message(self.bot.status(), feedback=False)
+        """Replies shared by the slash command, mentions and DMs (status and questions go
+        through `core_reply`)."""
         if cmd.name == "topics":
             return kit.topics_message(self.bot.topics())
         if cmd.name == "sources":
@@ -294,24 +337,56 @@ class StrikeSlack:
     def converse(
         self, client: WebClient, event: dict[str, Any], bot_user_id: str | None, thread: str | None
     ) -> None:
-        """Answer one message (once, even if Slack delivers it as two events)."""
+        """Answer one message (once, even if Slack delivers it as two events): the same
+        words as `/strike` understands, else a question, within the core's limits. Nothing
+        is posted for an ignored message; a notice for the asker alone is ephemeral; a
+        posted answer is recorded (its ts) for repeats to point to."""
         channel = event.get("channel")
         if not channel or not self.seen.add(f"message:{channel}:{event.get('ts')}"):
             return
         text = kit.question_from_slack(event.get("text"), bot_user_id)
-        body = self.compute(lambda: self.conversation_reply(text, event.get("user"), channel))
-        options = {"thread_ts": thread} if thread else {}
-        self.send(
-            lambda b: client.chat_postMessage(channel=channel, **options, **POST_OPTIONS, **b), body
-        )
-
-    def conversation_reply(self, text: str, user: str | None, channel: str) -> dict[str, Any]:
-        """A mention or DM: the same words as `/strike` understands, else a question."""
+        user = event.get("user")
+        direct = event.get("channel_type") == "im"
         cmd = parse_strike(text)
-        if cmd.name != ASK:
-            return self.common_reply(cmd)
-        answer = self.bot.ask(Question(text, platform="slack", user=user, channel=channel))
-        return kit.answer_message(answer)
+        question = Question(text, platform="slack", user=user, channel=None if direct else channel)
+        answer, body = self.core_reply(cmd, question)
+        if answer is not None:
+            if answer.kind == IGNORED:
+                return
+            self.link_earlier(client, channel, answer)
+            body = kit.answer_message(answer, feedback=cmd.name == ASK)
+            if answer.private and not direct and user:
+                self.whisper(client, channel, user, thread, body)
+                return
+        ts = self.post(client, channel, thread, body)
+        if answer is not None and ts:
+            self.bot.posted(answer, message=ts)
+
+    def post(
+        self, client: WebClient, channel: str, thread: str | None, body: dict[str, Any]
+    ) -> str | None:
+        """Post in the conversation (in `thread`, if any): the message's ts, or None when
+        Slack refused it (logged)."""
+        options = {"thread_ts": thread} if thread else {}
+        try:
+            result = client.chat_postMessage(channel=channel, **options, **POST_OPTIONS, **body)
+        except (SlackApiError, URLError, OSError) as exc:
+            log.warning("could not reply on Slack: %s", _api_error(exc))
+            return None
+        ts = result.get("ts")
+        return ts if isinstance(ts, str) else None
+
+    def whisper(
+        self, client: WebClient, channel: str, user: str, thread: str | None, body: dict
+    ) -> None:
+        """A notice only the asker sees, where they asked (in the thread, if any)."""
+        options = {"thread_ts": thread} if thread else {}
+        try:
+            client.chat_postEphemeral(
+                channel=channel, user=user, **options, **EPHEMERAL_OPTIONS, **body
+            )
+        except (SlackApiError, URLError, OSError) as exc:
+            log.warning("could not tell %s on Slack: %s", user, _api_error(exc))
 
     # --- feedback buttons ----------------------------------------------------------------
 
@@ -668,6 +743,11 @@ def _private(body: dict[str, Any]) -> dict[str, Any]:
     """A reply through a button's response_url that only the clicker sees, leaving the
     message with the button as it was."""
     return {**body, "response_type": "ephemeral", "replace_original": False}
+
+
+def _conversation(channel: str | None) -> str | None:
+    """The channel for the core's limits: None for a direct message (a `D…` id)."""
+    return None if not channel or channel.startswith("D") else channel
 
 
 def _not_a_person(event: dict[str, Any]) -> bool:
