@@ -79,13 +79,21 @@ def start(kind: str, db: Path, *args: Any, cwd: Path) -> subprocess.Popen:
     )
 
 
+def start_readers(db: Path, stop: Path, n: int, cwd: Path) -> list[subprocess.Popen]:
+    """Start `n` reader processes and wait until each has taken its first snapshot."""
+    readers = [start("reader", db, stop, cwd / f"ready-{i}", cwd=cwd) for i in range(n)]
+    for i in range(n):
+        wait_for(cwd / f"ready-{i}")
+    return readers
+
+
 def result(proc: subprocess.Popen, timeout: float = 60) -> dict[str, Any]:
     out, err = proc.communicate(timeout=timeout)
     assert proc.returncode == 0, f"worker failed ({proc.returncode}):\n{err}"
     return json.loads(out.strip().splitlines()[-1])
 
 
-def _wait_for(path: Path, timeout: float = 30) -> None:
+def wait_for(path: Path, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while not path.exists():
         if time.monotonic() > deadline:
@@ -122,7 +130,7 @@ def admin_mix(db: Path, worker: str, n: int, shared: str, go: Path) -> dict[str,
     fourth; meanwhile edit, retract and restore one fact every worker shares."""
     admin, actor = _admin(db), Actor(worker, "test", is_admin=True)
     done = {"edit": 0, "retract": 0, "restore": 0, "conflicts": 0}
-    _wait_for(go)
+    wait_for(go)
     for i in range(n):
         fact_id = f"{worker}-{i}"
         admin.add(
@@ -158,7 +166,7 @@ def editor(db: Path, stop: Path, go: Path) -> dict[str, Any]:
     admin, actor = _admin(db), Actor("editor", "test", is_admin=True)
     ids = [f.id for f in admin.store.facts(include_retracted=False)][:8]
     changes = 0
-    _wait_for(go)
+    wait_for(go)
     while not stop.exists():
         fact_id = ids[changes % len(ids)]
         admin.edit(actor, fact_id, text=f"Edited during the import, change {changes}.")
@@ -168,9 +176,11 @@ def editor(db: Path, stop: Path, go: Path) -> dict[str, Any]:
     return {"changes": changes}
 
 
-def reader(db: Path, stop: Path) -> dict[str, Any]:
-    """Take snapshots until `stop` exists; report each with the time it was taken."""
-    polls = []
+def reader(db: Path, stop: Path, ready: Path) -> dict[str, Any]:
+    """Take snapshots until `stop` exists (touching `ready` after the first); report each
+    with the time it was taken."""
+    polls = [[time.time(), *snapshot(db)]]
+    ready.touch()
     while not stop.exists():
         polls.append([time.time(), *snapshot(db)])
     polls.append([time.time(), *snapshot(db)])
@@ -187,7 +197,7 @@ def main(argv: list[str]) -> None:
     elif kind == "editor":
         out = editor(path, Path(args[0]), Path(args[1]))
     elif kind == "reader":
-        out = reader(path, Path(args[0]))
+        out = reader(path, Path(args[0]), Path(args[1]))
     else:
         raise SystemExit(f"unknown worker {kind}")
     print(json.dumps(out))

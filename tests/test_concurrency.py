@@ -15,7 +15,7 @@ import pytest
 
 from bot.store.db import Conflict, Store
 from tests.cli_runner import CLI, cli_env
-from tests.store_workers import big_knowledge, result, snapshot, start
+from tests.store_workers import big_knowledge, result, snapshot, start, start_readers
 
 WORKERS = 4
 PER_WORKER = 12
@@ -89,7 +89,7 @@ def test_readers_never_see_half_an_import(db_path: Path, tmp_path: Path) -> None
     facts_before, audit_before, stray = snapshot(db_path)
     assert stray == 0
     stop, go = tmp_path / "stop", tmp_path / "go"
-    readers = [start("reader", db_path, stop, cwd=tmp_path) for _ in range(2)]
+    readers = start_readers(db_path, stop, 2, tmp_path)
     # An admin changing facts meanwhile: readers must see each change with its audit entry.
     editor = start("editor", db_path, stop, go, cwd=tmp_path)
     go.touch()

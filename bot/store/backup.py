@@ -72,7 +72,10 @@ def _summary(conn: sqlite3.Connection, path: Path) -> Summary:
 
 def _verify(conn: sqlite3.Connection, what: str) -> None:
     """DatabaseDamaged unless SQLite's full integrity check passes."""
-    problems = [row[0] for row in conn.execute("PRAGMA integrity_check(5)")]
+    try:
+        problems = [row[0] for row in conn.execute("PRAGMA integrity_check(5)")]
+    except sqlite3.DatabaseError as exc:  # too damaged to check at all
+        problems = [str(exc)]
     if problems != ["ok"]:
         raise DatabaseDamaged(f"{what} failed its integrity check ({problems[0]}).")
 
@@ -123,6 +126,8 @@ def _write_checked(
             conn.close()
         _fsync(tmp)
         if force:
+            if target.exists():
+                shutil.copymode(target, tmp)  # a replaced database keeps its permissions
             os.replace(tmp, target)
         else:
             try:
@@ -156,7 +161,7 @@ def _target(target: Path, live: Path) -> Path:
 def backup(store: Store, target: Path, *, force: bool = False) -> Summary:
     """Copy the live database to `target` (a file, or a folder to put a dated file in) and
     check the copy. Safe while the bot runs: writes go on, the copy is one point in time."""
-    target = _target(Path(target), store.path)
+    target = _target(Path(target).absolute(), store.path)
     if target.exists() and not force:
         raise BackupExists(f"{target} already exists; use --force to replace it.")
     try:

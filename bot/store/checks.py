@@ -9,6 +9,7 @@ from urllib.parse import quote
 
 from bot.store.errors import (
     SQLITE_CANTOPEN,
+    SQLITE_NOTADB,
     DatabaseDamaged,
     ForeignDatabase,
     NewerDatabase,
@@ -16,7 +17,6 @@ from bot.store.errors import (
 )
 from bot.store.migrations import MIGRATIONS
 
-HEADER = b"SQLite format 3\x00"
 OUR_TABLES = {"schema_migrations", "facts", "sources", "audit", "meta"}
 
 
@@ -26,6 +26,10 @@ class Inspection:
 
     version: int  # the schema version; 0 for an SQLite file with nothing in it yet
     immutable: bool  # readable only as an immutable file (a read-only folder, no -shm file)
+
+
+def _code(exc: sqlite3.Error) -> int:
+    return (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF
 
 
 def uri(path: Path, **params: str) -> str:
@@ -44,42 +48,18 @@ def connect_read_only(path: Path, timeout: float) -> tuple[sqlite3.Connection, b
         return conn, False
     except sqlite3.OperationalError as exc:
         conn.close()
-        if (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF != SQLITE_CANTOPEN:
+        if _code(exc) != SQLITE_CANTOPEN:
             raise
     conn = sqlite3.connect(uri(path, immutable="1"), uri=True, timeout=timeout)
     return conn, True
 
 
-def check_header(path: Path) -> None:
-    """DatabaseDamaged unless the file starts like an SQLite database and is as long as its
-    header says (a copy cut short, or a disk that lost the end of it)."""
-    size = path.stat().st_size
-    with path.open("rb") as f:
-        head = f.read(100)
-    if len(head) < 100 or not head.startswith(HEADER):
-        raise DatabaseDamaged(
-            f"The database {path} is damaged or not a strikebot database (not even an "
-            "SQLite file); it was left as it was."
-        )
-    page_size = int.from_bytes(head[16:18], "big")
-    page_size = 65536 if page_size == 1 else page_size
-    if page_size < 512 or page_size & (page_size - 1):
-        raise DatabaseDamaged(f"The database {path} is damaged (its header is not valid).")
-    pages = int.from_bytes(head[28:32], "big")
-    wal = path.with_name(path.name + "-wal")
-    has_wal = wal.exists() and wal.stat().st_size > 0
-    # The page count is valid when the change counter matches "version-valid-for"; with a
-    # WAL left by a crash mid-checkpoint the file may legitimately be short until recovery.
-    if head[24:28] == head[92:96] and pages and size < pages * page_size and not has_wal:
-        raise DatabaseDamaged(
-            f"The database {path} is truncated ({size:,} of {pages * page_size:,} bytes); "
-            "restore a backup."
-        )
-
-
 def inspect(path: Path, timeout: float = 5.0) -> Inspection:
-    """Check an existing, non-empty file is a strikebot database this code can use."""
-    check_header(path)
+    """Check an existing, non-empty file is a strikebot database this code can use.
+
+    Only SQLite reads the file: opening and closing it directly would drop the locks of this
+    process's other connections to it (POSIX locks belong to the process), and SQLite finds
+    a file that is not a database, or one cut short, as soon as it reads it."""
     try:
         conn, immutable = connect_read_only(path, timeout)
         try:
@@ -97,6 +77,11 @@ def inspect(path: Path, timeout: float = 5.0) -> Inspection:
         finally:
             conn.close()
     except sqlite3.Error as exc:
+        if _code(exc) == SQLITE_NOTADB:
+            raise DatabaseDamaged(
+                f"The database {path} is damaged or not a strikebot database (not even an "
+                "SQLite file); it was left as it was."
+            ) from None
         raise explain(path, exc) from None
     if (version or 0) > len(MIGRATIONS):
         raise NewerDatabase(
