@@ -32,12 +32,18 @@ ADMIN_ROLE_ID = 1100000000000000005
 OWNER_ID = 1100000000000000006
 MEMBER_ID = 1100000000000000007
 DM_CHANNEL_ID = 1100000000000000008
+MOD_ROLE_ID = 1100000000000000009  # "Moderators": many permissions, but not Manage Server
+LOOKALIKE_ROLE_ID = 1100000000000000010  # "Strike Admin": one letter short of the admin role
 ADMIN_ROLE_NAME = "Strike Admins"
 
 # Interaction and callback types (Discord API)
 PING, APPLICATION_COMMAND, MESSAGE_COMPONENT, AUTOCOMPLETE, MODAL_SUBMIT = 1, 2, 3, 4, 5
 EPHEMERAL = 1 << 6
 MANAGE_GUILD = 1 << 5
+ADMINISTRATOR = 1 << 3
+# Kick, ban, manage channels, manage messages, manage roles, moderate members: everything a
+# moderator may have, without Manage Server or Administrator.
+MODERATOR_PERMISSIONS = (1 << 1) | (1 << 2) | (1 << 4) | (1 << 13) | (1 << 28) | (1 << 40)
 OPTION_TYPES = {str: 3, int: 4, bool: 5}
 ATTACHMENT_OPTION = 11
 
@@ -254,6 +260,8 @@ class FakeDiscord:
             "roles": [
                 role_json(GUILD_ID, "@everyone", 0, 0),
                 role_json(ADMIN_ROLE_ID, ADMIN_ROLE_NAME, 0, 1),
+                role_json(MOD_ROLE_ID, "Moderators", MODERATOR_PERMISSIONS, 2),
+                role_json(LOOKALIKE_ROLE_ID, "Strike Admin", 0, 3),
             ],
             "channels": [self.channel_json()],
             "threads": [],

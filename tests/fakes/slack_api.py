@@ -4,13 +4,20 @@ It records every call: Web API methods under /api/ (auth.test, chat.postMessage,
 chat.postEphemeral, chat.update, views.open, users.info, apps.connections.open) and the
 POSTs to response URLs it hands out under /response/. Tests wait on the recording with a
 timeout instead of sleeping.
+
+Faults: `fail(method, status, times=N, retry_after=S)` makes the next N calls to a method
+(or to the response URLs, method "response_url") fail as Slack's edge would: 429 with
+Retry-After and `ratelimited`, or a 5xx page, or (`drop=True`) a connection closed without
+an answer. Failed attempts are kept in `refused`, apart from the calls that got through.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import itertools
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -43,6 +50,17 @@ class Call:
     path: str
     token: str | None = None
     at: float = field(default_factory=time.monotonic)
+    status: int = 200  # what the fake answered (0: the connection was dropped)
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One canned failure: an HTTP status (with Retry-After for 429), or a dropped
+    connection."""
+
+    status: int = 500
+    retry_after: int | None = None
+    drop: bool = False
 
 
 class FakeSlackAPI:
@@ -62,6 +80,8 @@ class FakeSlackAPI:
         self.bot_user_id = bot_user_id
         self.socket_url: str | None = None
         self.calls: list[Call] = []
+        self.refused: list[Call] = []  # attempts answered with a fault
+        self._faults: dict[str, collections.deque[Fault]] = {}
         self._changed = threading.Condition()
         self._ts = itertools.count(1)
         self._server: ThreadingHTTPServer | None = None
@@ -147,6 +167,45 @@ class FakeSlackAPI:
     def clear(self) -> None:
         with self._changed:
             self.calls.clear()
+            self.refused.clear()
+
+    # --- faults --------------------------------------------------------------------------
+
+    def fail(
+        self,
+        method: str,
+        status: int = 500,
+        *,
+        times: int = 1,
+        retry_after: int | None = None,
+        drop: bool = False,
+    ) -> None:
+        """The next `times` calls to `method` fail with `status` (429 gets Retry-After:
+        `retry_after`, 1 unless given), or are cut off without an answer (`drop`). Faults
+        queue up in the order they are added."""
+        if status == 429 and retry_after is None:
+            retry_after = 1
+        with self._changed:
+            queue = self._faults.setdefault(method, collections.deque())
+            queue.extend([Fault(status, retry_after, drop)] * times)
+
+    def take_fault(self, method: str) -> Fault | None:
+        with self._changed:
+            queue = self._faults.get(method)
+            return queue.popleft() if queue else None
+
+    def pending_faults(self, method: str) -> int:
+        with self._changed:
+            return len(self._faults.get(method) or ())
+
+    def record_refused(self, call: Call) -> None:
+        with self._changed:
+            self.refused.append(call)
+            self._changed.notify_all()
+
+    def refused_to(self, method: str) -> list[Call]:
+        with self._changed:
+            return [c for c in self.refused if c.method == method]
 
     # --- answers -------------------------------------------------------------------------
 
@@ -245,6 +304,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _handle(self) -> None:
         path = urlsplit(self.path).path
         params = self._read()
+        method = RESPONSE_URL if path.startswith("/response/") else path[len("/api/") :]
+        if path.startswith(("/response/", "/api/")) and self._fault(method, params, path):
+            return
         if path.startswith("/response/"):
             self.api.record(Call(RESPONSE_URL, params, path))
             self._send(200, b"ok", "text/html")
@@ -258,12 +320,38 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._send(404, b"not found", "text/plain")
 
+    def _fault(self, method: str, params: dict[str, Any], path: str) -> bool:
+        """Answer with the next canned failure for `method`, if there is one."""
+        fault = self.api.take_fault(method)
+        if fault is None:
+            return False
+        token = self._token(params) if method != RESPONSE_URL else None
+        call = Call(method, params, path, token, status=0 if fault.drop else fault.status)
+        self.api.record_refused(call)
+        if fault.drop:
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+            return True
+        if fault.status == 429:
+            body = json.dumps({"ok": False, "error": "ratelimited"}).encode()
+            headers = {"Retry-After": str(fault.retry_after)}
+            self._send(429, body, "application/json; charset=utf-8", headers)
+        else:
+            page = f"<html><body>{fault.status} upstream trouble</body></html>".encode()
+            self._send(fault.status, page, "text/html")
+        return True
+
     do_GET = _handle
     do_POST = _handle
 
-    def _send(self, status: int, body: bytes, content_type: str) -> None:
+    def _send(
+        self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
