@@ -22,9 +22,10 @@ from bot.core.evaluate import EvalFileError, evaluate, read_cases
 from bot.core.models import Answer, Fact, Question
 from bot.core.report import Report, ReportService
 from bot.core.review import ReviewItem, ReviewService
-from bot.core.service import BotConfig, StrikeBot
+from bot.core.service import StrikeBot
 from bot.core.updates import StatusUpdates, SubscriptionService
 from bot.render.text import human_date
+from bot.runtime.build import build_bot
 from bot.runtime.logs import configure_logging
 from bot.settings import Settings
 from bot.store import backup as backups
@@ -61,20 +62,7 @@ class App:
 
     @cached_property
     def bot(self) -> StrikeBot:
-        return StrikeBot(
-            self.store,
-            BotConfig(
-                knowledge_dir=self.settings.knowledge_dir,
-                min_confidence=self.settings.min_confidence,
-                stale_days=self.settings.stale_days,
-                store_user_ids=self.settings.store_user_ids,
-                retention_days=self.settings.retention_days,
-                user_rate=self.settings.user_rate,
-                channel_rate=self.settings.channel_rate,
-                repeat_window=self.settings.repeat_window,
-                admin_rate=self.settings.admin_rate,
-            ),
-        )
+        return build_bot(self.settings, self.store)
 
     @cached_property
     def admin(self) -> AdminService:

@@ -20,12 +20,12 @@ from slack_bolt.request import BoltRequest
 from slack_bolt.response import BoltResponse
 
 from bot.adapters.slack import EVENTS_PATH, MAX_BODY_BYTES, SlackPlatform
-from bot.core.service import BotConfig, StrikeBot
+from bot.core.service import StrikeBot
+from bot.runtime.build import build_bot
 from bot.runtime.health import health_report
 from bot.runtime.logs import configure_logging
 from bot.runtime.supervisor import CONNECTED, PlatformState
 from bot.settings import Settings
-from bot.store.db import Store
 
 log = logging.getLogger(__name__)
 
@@ -45,20 +45,6 @@ class ThreadedSlackRequestHandler(SlackRequestHandler):
         return await asyncio.to_thread(self.app.dispatch, bolt_request)
 
 
-def bot_for(settings: Settings) -> StrikeBot:
-    """The core over the configured database, as the CLI builds it."""
-    return StrikeBot(
-        Store(settings.db),
-        BotConfig(
-            knowledge_dir=settings.knowledge_dir,
-            min_confidence=settings.min_confidence,
-            stale_days=settings.stale_days,
-            store_user_ids=settings.store_user_ids,
-            retention_days=settings.retention_days,
-        ),
-    )
-
-
 class SlackASGI:
     """One worker's ASGI application. Start-up (the ASGI lifespan) checks the tokens with
     Slack and warms the index; shutdown finishes the answers in flight, then closes."""
@@ -72,7 +58,7 @@ class SlackASGI:
 
     def start(self) -> None:
         """Blocking start-up; raises PlatformError on a bad token or setting."""
-        self.bot = bot_for(self.settings)
+        self.bot = build_bot(self.settings)
         self.platform = SlackPlatform(self.settings, self.bot)
         app, _client, _ = self.platform.prepare(http_only=True)
         self.bot.warm()
