@@ -134,3 +134,19 @@ def test_a_bad_setting_is_one_line_naming_the_variable(tmp_path, env, named):
     assert done.returncode == 2
     assert named in done.stderr and "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_every_core_setting_reaches_the_core():
+    """build_bot's config carries each BotConfig field from the setting of the same name."""
+    import dataclasses
+
+    from bot.runtime.build import bot_config
+
+    values = settings(
+        STRIKEBOT_MIN_CONFIDENCE=0.61, STRIKEBOT_STALE_DAYS=3, STRIKEBOT_STORE_USER_IDS=True,
+        STRIKEBOT_RETENTION_DAYS=9, STRIKEBOT_USER_RATE=2, STRIKEBOT_CHANNEL_RATE=5,
+        STRIKEBOT_REPEAT_WINDOW=7, STRIKEBOT_ADMIN_RATE=4,
+    )  # fmt: skip
+    config = bot_config(values)
+    for field in dataclasses.fields(config):
+        assert getattr(config, field.name) == getattr(values, field.name), field.name
