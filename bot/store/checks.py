@@ -13,6 +13,7 @@ from bot.store.errors import (
     DatabaseDamaged,
     ForeignDatabase,
     NewerDatabase,
+    StoreError,
     explain,
 )
 from bot.store.migrations import MIGRATIONS
@@ -60,6 +61,21 @@ def inspect(path: Path, timeout: float = 5.0) -> Inspection:
     Only SQLite reads the file: opening and closing it directly would drop the locks of this
     process's other connections to it (POSIX locks belong to the process), and SQLite finds
     a file that is not a database, or one cut short, as soon as it reads it."""
+    sidecars = [path.with_name(path.name + end) for end in ("-wal", "-shm")]
+    existed = [p.exists() for p in sidecars]
+    try:
+        return _inspect(path, timeout)
+    except StoreError:
+        # Reading a WAL-mode file made an empty -wal and a -shm beside it; a refused file
+        # is left as it was found. (Had any program had it open, they would have existed.)
+        for sidecar, was_there in zip(sidecars, existed, strict=True):
+            made = not was_there and sidecar.exists()
+            if made and (sidecar.name.endswith("-shm") or sidecar.stat().st_size == 0):
+                sidecar.unlink(missing_ok=True)
+        raise
+
+
+def _inspect(path: Path, timeout: float) -> Inspection:
     try:
         conn, immutable = connect_read_only(path, timeout)
         try:

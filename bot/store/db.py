@@ -171,7 +171,7 @@ class Store:
         except OSError as exc:
             raise StoreError(f"Cannot create the database {path}: {exc.strerror}") from None
         if self.read_only:
-            log.warning("the database %s can only be read: answering, but no changes", path)
+            log.info("the database %s can only be read: answering, but no changes", path)
 
     def _enable_wal(self) -> None:
         try:
