@@ -4,6 +4,7 @@ replaces."""
 
 from __future__ import annotations
 
+import json
 import random
 import shutil
 import sqlite3
@@ -84,10 +85,12 @@ def test_backup_is_a_checked_copy_that_says_what_it_holds(run: Run, db: Path, tm
 def test_backup_into_a_folder_gets_a_dated_name(run: Run, db: Path, tmp_path: Path):
     folder = tmp_path / "nightly"
     folder.mkdir()
-    ok(run("backup", str(folder)))
+    report = json.loads(ok(run("backup", "--json", str(folder))))
     [made] = folder.iterdir()
     assert made.name.startswith("strikebot-") and made.suffix == ".db"
     assert pragma(made, "integrity_check") == "ok"
+    assert report["path"] == str(made) and report["size"] == made.stat().st_size
+    assert report["facts"] == len(rows(db, "facts")) and report["version"] == len(MIGRATIONS)
 
 
 def test_backup_never_overwrites_without_force(run: Run, db: Path, tmp_path: Path):

@@ -299,6 +299,8 @@ def restore(db_path: Path, source: Path, *, timeout: float = LOCK_TIMEOUT_S) -> 
         store.note_restore(str(source), revision)
         with store._lock:
             summary = _summary(store.db.conn, db_path)
+    except sqlite3.Error as exc:
+        raise explain(db_path, exc) from None
     finally:
         store.close()
     return Restored(summary, source, saved, raw)
