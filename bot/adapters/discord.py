@@ -75,8 +75,10 @@ MAX_ARTICLE_BYTES = 1_000_000  # an attached .txt article; the core caps the tex
 REVIEW_COUNT_UP_TO = 200  # pending candidates read to say how many are waiting
 MAX_REMEMBERED_VOTES = 10_000
 DELIVERY_STOP_TIMEOUT_S = 10.0
+UNAVAILABLE_RETRIES = 2  # a 503 from the REST API is tried again twice
 
 T = TypeVar("T")
+C = TypeVar("C", bound=discord.Client)
 
 
 # --- endpoints ------------------------------------------------------------------------
@@ -113,6 +115,32 @@ def _pin_bot_gateway(http: discord.http.HTTPClient, gateway_url: str) -> None:
         return shards, gateway_url, limits
 
     http.get_bot_gateway = get_bot_gateway  # type: ignore[method-assign]
+
+
+def _retry_unavailable(client: C, retries: int = UNAVAILABLE_RETRIES) -> C:
+    """Retry a 503 on the REST API as discord.py retries a 500, 502 or 504 (after 1 s, then
+    3 s). discord.py's webhook and interaction calls already retry every 5xx, but its main
+    HTTP client (channel messages: mention replies and status updates) gives up on a 503,
+    which Discord's edge answers while an API node is down."""
+    http = client.http
+    original = http.request
+
+    async def request(route: Route, **kwargs: Any) -> Any:
+        for attempt in range(retries + 1):
+            try:
+                return await original(route, **kwargs)
+            except discord.DiscordServerError as exc:
+                if exc.status != 503 or attempt == retries:
+                    raise
+            delay = 1 + attempt * 2
+            log.warning("%s %s answered 503; retrying in %d s", route.method, route.path, delay)
+            for file in kwargs.get("files") or ():
+                file.reset(seek=True)
+            await asyncio.sleep(delay)
+        raise AssertionError("unreachable")
+
+    http.request = request  # type: ignore[method-assign]
+    return client
 
 
 def parse_shards(value: str) -> int | str | None:
@@ -1426,12 +1454,12 @@ def build_client(
     }
     shards = parse_shards(settings.discord_shards)
     if shards is None:
-        return StrikeClient(frontend, **options)
+        return _retry_unavailable(StrikeClient(frontend, **options))
     if isinstance(shards, int):
         options["shard_count"] = shards
     client = ShardedStrikeClient(frontend, **options)
     _pin_bot_gateway(client.http, settings.discord_gateway_url)
-    return client
+    return _retry_unavailable(client)
 
 
 class DiscordPlatform:

@@ -25,9 +25,16 @@ from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 from slack_bolt import App, BoltResponse
+from slack_bolt.context.respond import Respond
 from slack_bolt.request import BoltRequest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry import HttpRequest, HttpResponse, RetryHandler, RetryState
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
 from slack_sdk.webhook import WebhookClient
 
 from bot.adapters.slack_replay import VerifiedOnce, guard_for
@@ -78,6 +85,7 @@ APP_TOKEN_NAME = "app-level token"
 POST_OPTIONS = {"unfurl_links": False, "unfurl_media": False, "link_names": False, "parse": "none"}
 EPHEMERAL_OPTIONS = {"link_names": False, "parse": "none"}
 REVIEW_FETCH = 1000  # pending candidates read to count them; at most kit.REVIEW_SHOWN are shown
+MAX_RETRY_AFTER_S = 30  # a longer wait asked by a 429 is not waited for: the call fails
 
 Reply = Callable[[dict[str, Any]], Any]
 
@@ -207,7 +215,10 @@ class StrikeSlack:
 
     @staticmethod
     def send(reply: Reply, body: dict[str, Any]) -> None:
-        """Send a reply, logging (not raising) when Slack refuses it."""
+        """Send a reply, logging (not raising) when Slack refuses it. A reply through a
+        response URL is retried like a Web API call (Bolt's own `respond` is not)."""
+        if isinstance(reply, Respond) and reply.response_url:
+            reply = webhook(reply.response_url, reply.proxy, reply.ssl).send_dict
         try:
             result = reply(body)
         except (SlackApiError, URLError, OSError) as exc:
@@ -581,7 +592,7 @@ class StrikeSlack:
             return
         body = self.compute(lambda: self.review_list(note))
         try:
-            response = WebhookClient(response_url, timeout=10).send_dict(
+            response = webhook(response_url).send_dict(
                 {**body, "response_type": "ephemeral", "replace_original": True}
             )
         except (URLError, OSError) as exc:
@@ -710,6 +721,11 @@ class StrikeSlack:
         self.refresh_list(metadata.get("response_url"), f"Rejected candidate #{item.id}.")
 
 
+def webhook(url: str, proxy: str | None = None, ssl: Any = None) -> WebhookClient:
+    """A client for a response URL, retrying as Web API calls do."""
+    return WebhookClient(url, timeout=10, proxy=proxy, ssl=ssl, retry_handlers=retry_handlers())
+
+
 def _state(view: dict[str, Any]) -> dict[str, Any]:
     return (view.get("state") or {}).get("values") or {}
 
@@ -826,10 +842,56 @@ def require_token(value: SecretStr | None, name: str, prefix: str, what: str) ->
     return token
 
 
+class _ServerErrors(ServerErrorRetryHandler):
+    """slack_sdk's retries of 500 and 503, and of 502 from Slack's edge as well."""
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        return response is not None and response.status_code in (500, 502, 503)
+
+
+class _RateLimits(RateLimitErrorRetryHandler):
+    """slack_sdk's 429 retries (after Retry-After seconds), unless Slack asks for a wait
+    longer than a user would wait for an answer."""
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if response is None or response.status_code != 429:
+            return False
+        values = {k.lower(): v for k, v in response.headers.items()}.get("retry-after") or ["1"]
+        value = values[0] if isinstance(values, list | tuple) else values
+        return str(value).strip().isdigit() and int(value) <= MAX_RETRY_AFTER_S
+
+
+def retry_handlers() -> list[RetryHandler]:
+    """How Web API calls and response URLs are retried: a dropped connection twice, a 429
+    three times (after the Retry-After Slack gives, up to MAX_RETRY_AFTER_S), a 500, 502 or
+    503 twice (after about 0.5-1.5 s, then 1-2 s). A retried post can appear twice if Slack
+    had in fact taken the first one before failing; losing the answer is worse."""
+    return [
+        ConnectionErrorRetryHandler(max_retry_count=2),
+        _RateLimits(max_retry_count=3),
+        _ServerErrors(max_retry_count=2),
+    ]
+
+
 def make_client(token: str, api_url: str) -> WebClient:
-    """A Web API client on SLACK_API_URL (Slack's own by default, or a fake/proxy)."""
+    """A Web API client on SLACK_API_URL (Slack's own by default, or a fake/proxy), retrying
+    rate limits, server errors and dropped connections (`retry_handlers`)."""
     base = api_url if api_url.endswith("/") else api_url + "/"
-    return WebClient(token=token, base_url=base, timeout=10)
+    return WebClient(token=token, base_url=base, timeout=10, retry_handlers=retry_handlers())
 
 
 def _not_about_the_token(record: logging.LogRecord) -> bool:

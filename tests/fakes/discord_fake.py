@@ -2,7 +2,10 @@
 websocket at /gateway, answering as Discord does, for the real discord.py client.
 
 It records every REST request (method, path, query, JSON body, headers) and serves the
-files of attachments added with `attach` (as Discord's CDN would). Tests inject
+files of attachments added with `attach` (as Discord's CDN would). `fail(method, pattern,
+status, times=N)` makes the next N matching requests fail as Discord does (429 with
+retry_after and the Via header of Discord's edge, or a 5xx); those attempts go to `failed`,
+not `requests`. Tests inject
 gateway dispatches (INTERACTION_CREATE, MESSAGE_CREATE) and wait on the recording with a
 timeout instead of sleeping. Gateway frames are sent as uncompressed text: discord.py asks
 for zlib/zstd streams but only decompresses binary frames, and parses text frames as is.
@@ -63,6 +66,17 @@ class Request:
 
 
 @dataclass
+class Fault:
+    """A canned failure for the next request matching `method` and `pattern`."""
+
+    method: str
+    pattern: str
+    status: int
+    retry_after: float = 0.05
+    is_global: bool = False
+
+
+@dataclass
 class Gateway:
     """One open gateway connection."""
 
@@ -110,6 +124,8 @@ class FakeDiscord:
     def __init__(self, *, shards: int = 1):
         self.shards = shards
         self.requests: list[Request] = []
+        self.failed: list[Request] = []  # requests answered with a canned fault
+        self.faults: list[Fault] = []
         self.gateways: list[Gateway] = []
         self.messages: dict[int, dict[str, Any]] = {}
         self.originals: dict[str, dict[str, Any]] = {}  # interaction token -> @original
@@ -571,6 +587,11 @@ class FakeDiscord:
         except ValueError:
             payload = {"_raw": body.decode("utf-8", "replace")}
         record = Request(request.method, path, dict(request.query), payload, dict(request.headers))
+        fault = self._take_fault(record)
+        if fault is not None:
+            self.failed.append(record)
+            await self._notify()
+            return self._fault_response(fault)
         self.requests.append(record)
         try:
             if self._needs_token(path) and record.headers.get("Authorization") != f"Bot {TOKEN}":
@@ -586,6 +607,55 @@ class FakeDiscord:
             body=json.dumps(data).encode(),
             headers={"Content-Type": "application/json"},
         )
+
+    # --- faults ----------------------------------------------------------------------
+
+    def fail(
+        self,
+        method: str,
+        pattern: str,
+        status: int = 500,
+        *,
+        times: int = 1,
+        retry_after: float = 0.05,
+        is_global: bool = False,
+    ) -> None:
+        """The next `times` requests with this method and path pattern (a regex on the path
+        without /api/v10) fail with `status`; a 429 asks to retry after `retry_after` s."""
+        self.faults.extend([Fault(method, pattern, status, retry_after, is_global)] * times)
+
+    def _take_fault(self, record: Request) -> Fault | None:
+        for n, fault in enumerate(self.faults):
+            if record.is_(fault.method, fault.pattern):
+                return self.faults.pop(n)
+        return None
+
+    def failed_to(self, method: str, pattern: str) -> list[Request]:
+        return [r for r in self.failed if r.is_(method, pattern)]
+
+    @staticmethod
+    def _fault_response(fault: Fault) -> web.Response:
+        if fault.status == 429:
+            data = {
+                "message": "You are being rate limited.",
+                "retry_after": fault.retry_after,
+                "global": fault.is_global,
+                "code": 0,
+            }
+            headers = {
+                "Content-Type": "application/json",
+                "Via": "1.1 google",  # discord.py takes a 429 without it for a Cloudflare ban
+                "Retry-After": str(max(1, round(fault.retry_after))),
+                "X-RateLimit-Scope": "global" if fault.is_global else "user",
+            }
+            if fault.is_global:
+                headers["X-RateLimit-Global"] = "true"
+            return web.Response(status=429, body=json.dumps(data).encode(), headers=headers)
+        if fault.status == 500:
+            data = {"message": "500: Internal Server Error", "code": 0}
+            return web.json_response(data, status=500)
+        page = f"<html><body><h1>{fault.status}</h1>upstream trouble</body></html>"
+        return web.Response(status=fault.status, text=page, content_type="text/html")
 
     @staticmethod
     def _needs_token(path: str) -> bool:
