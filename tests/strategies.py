@@ -218,6 +218,7 @@ def urls() -> st.SearchStrategy[str]:
 # Our own links: <http(s) URL|label>, the URL without whitespace, <, > or |.
 SLACK_LINK = re.compile(r"<(https?://[^\s<>|]+)\|([^<>]*)>")
 SLACK_BAD_AMP = re.compile(r"&(?!amp;|lt;|gt;)")
+QUOTE_MARK = re.compile(r"(?m)^>")
 # A bare broadcast word; Slack does not parse these for a bot posting with link_names off,
 # but the renderers break them anyway (a word joiner after the @).
 BROADCAST = re.compile(r"@(here|channel|everyone)\b", re.IGNORECASE)
@@ -227,7 +228,8 @@ SLACK_MENTION = re.compile(r"<\s*[!@#]")
 
 def slack_texts(obj: Any, *, top: bool = True) -> Iterator[tuple[str, str]]:
     """Every (kind, text) shown by Slack in a message, modal or block list: text objects
-    (`mrkdwn` / `plain_text`) and the message's top-level fallback `text` (read as mrkdwn)."""
+    (`mrkdwn` / `plain_text`) and the message's top-level fallback `text` (read as mrkdwn).
+    Not an input's `initial_value`: the raw text an admin edits, never read as markup."""
     if isinstance(obj, dict):
         if top and isinstance(obj.get("text"), str):
             yield "mrkdwn", obj["text"]
@@ -237,8 +239,6 @@ def slack_texts(obj: Any, *, top: bool = True) -> Iterator[tuple[str, str]]:
             if key == "text" and isinstance(value, str):
                 continue
             yield from slack_texts(value, top=False)
-        if isinstance(obj.get("initial_value"), str):
-            yield "plain_text", obj["initial_value"]
     elif isinstance(obj, list):
         for item in obj:
             yield from slack_texts(item, top=False)
@@ -255,7 +255,8 @@ def slack_problems(obj: Any) -> list[str]:
     json.dumps(obj, ensure_ascii=False).encode("utf-8")  # sendable as JSON at all
     for kind, text in slack_texts(obj):
         where = f"{kind} {text[:120]!r}"
-        if BROADCAST.search(text):
+        shown = SLACK_LINK.sub(lambda m: m[2], text) if kind == "mrkdwn" else text
+        if BROADCAST.search(shown):  # a link's target is not shown, nor read for mentions
             problems.append(f"bare broadcast word in {where}")
         if kind == "plain_text":
             if SLACK_MENTION.search(text):
@@ -264,7 +265,8 @@ def slack_problems(obj: Any) -> list[str]:
         for url, label in SLACK_LINK.findall(text):
             if SLACK_BAD_AMP.search(url) or SLACK_MENTION.search(label):
                 problems.append(f"unsafe link {url!r}|{label!r} in {where}")
-        rest = SLACK_LINK.sub(" ", text)
+        # Outside our links, the only `>` is our own quote mark where a line starts.
+        rest = QUOTE_MARK.sub("", SLACK_LINK.sub(" ", text))
         if "<" in rest or ">" in rest:
             problems.append(f"unescaped < or > in {where}")
         if SLACK_BAD_AMP.search(text):

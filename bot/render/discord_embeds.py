@@ -67,7 +67,10 @@ HELP_TEXT = (
 _MENTION = re.compile(r"@(everyone|here|[!&]?\d{15,21})")
 # Any digits: Discord renders `<@0>` or a 25-digit id as mention syntax too.
 _CHANNEL_OR_USER_TAG = re.compile(r"<(@[!&]?|#)(\d+)>")
-_MARKDOWN = re.compile(r"([\\*_~`|>\[\]])")
+# `<` too: `<t:0:R>`, `</cmd:1>` and `<:emoji:1>` render as timestamps, commands and emoji.
+_MARKDOWN = re.compile(r"([\\*_~`|>\[\]<])")
+# Headers (`# `), subtext (`-# `) and lists (`- `, `1. `) where a line starts.
+_LINE_MARK = re.compile(r"(?m)^([ \t]*)(#|-|\d+(?=\.))")
 
 
 def neutralise(text: str) -> str:
@@ -79,7 +82,10 @@ def neutralise(text: str) -> str:
 
 def escape(text: str) -> str:
     """Text shown literally: mentions neutralised, Markdown characters escaped."""
-    return _MARKDOWN.sub(r"\\\1", neutralise(text))
+    text = _MARKDOWN.sub(r"\\\1", neutralise(text))
+    return _LINE_MARK.sub(
+        lambda m: m[1] + (m[2] + "\\" if m[2][0].isdigit() else "\\" + m[2]), text
+    )
 
 
 def truncate(text: str, limit: int, tail: str = ELLIPSIS) -> str:
@@ -92,10 +98,12 @@ def truncate(text: str, limit: int, tail: str = ELLIPSIS) -> str:
     space = cut.rfind(" ")
     if space > len(cut) * 0.8:
         cut = cut[:space]
-    # Never leave a dangling escape backslash before the tail.
-    while cut.endswith("\\") and not cut.endswith("\\\\"):
+    cut = cut.rstrip()
+    # Never leave a dangling escape backslash before the tail (an odd number of them ends
+    # with one that escapes nothing: "\\\\\\" is an escaped backslash and a dangling one).
+    if (len(cut) - len(cut.rstrip("\\"))) % 2:
         cut = cut[:-1]
-    return cut.rstrip() + tail
+    return cut + tail
 
 
 def plain_message(text: str) -> str:
@@ -120,6 +128,11 @@ def _more_field(hidden: int, pointer: str) -> dict[str, Any]:
     return {"name": "More", "value": f"…and {hidden} more: {pointer}.", "inline": False}
 
 
+def _shown(text: str) -> str:
+    """Discord refuses a field name or value that is empty or only whitespace."""
+    return text if text.strip() else "\u200b"
+
+
 def fit(embed: dict[str, Any], pointer: str = SOURCES_POINTER) -> dict[str, Any]:
     """The embed cut to Discord's limits; anything cut is replaced by a pointer to where the
     rest can be found. Citations give way before the first DESCRIPTION_KEPT characters of the
@@ -133,8 +146,8 @@ def fit(embed: dict[str, Any], pointer: str = SOURCES_POINTER) -> dict[str, Any]
     fields = [
         {
             **f,
-            "name": truncate(f["name"], FIELD_NAME_MAX) or "\u200b",
-            "value": truncate(f["value"], FIELD_VALUE_MAX) or "\u200b",
+            "name": _shown(truncate(f["name"], FIELD_NAME_MAX)),
+            "value": _shown(truncate(f["value"], FIELD_VALUE_MAX)),
         }
         for f in out.pop("fields", None) or []
     ]
@@ -178,6 +191,11 @@ def _statement_block(answer: Answer) -> str:
     return "\n\n".join(blocks)
 
 
+# Percent-encoded in a link target: brackets would end the link early or stop Discord from
+# reading it as one, and the raw Markdown (mention syntax included) would then show.
+_URL_QUOTES = str.maketrans({"(": "%28", ")": "%29", "<": "%3C", ">": "%3E"})
+
+
 def citation_field(citation: Citation) -> dict[str, Any]:
     """One source under an answer: its title as the name; date, publisher and link below."""
     details = [human_date(citation.published)]
@@ -185,7 +203,7 @@ def citation_field(citation: Citation) -> dict[str, Any]:
         details.append(escape(citation.publisher))
     value = " · ".join(details)
     if citation.url:
-        value += f"\n[Read the source]({citation.url.replace(')', '%29')})"
+        value += f"\n[Read the source]({citation.url.translate(_URL_QUOTES)})"
     return {"name": escape(citation.title), "value": value, "inline": False}
 
 
@@ -194,7 +212,7 @@ def _footer(answer: Answer) -> dict[str, str] | None:
     if answer.as_of:
         parts.append(f"As of {human_date(answer.as_of)}")
     if answer.stale_warning:
-        parts.append(f"⚠ {answer.stale_warning}")
+        parts.append(f"⚠ {neutralise(answer.stale_warning)}")
     return {"text": " · ".join(parts)} if parts else None
 
 
@@ -410,13 +428,17 @@ def _candidate_embed(item: ReviewItem, budget: int) -> dict[str, Any]:
             "value": human_date(r.as_of) if r.as_of else "the article's date",
             "inline": True,
         },
-        {"name": "Article", "value": truncate(escape(r.article_title), 200), "inline": False},
+        {
+            "name": "Article",
+            "value": _shown(truncate(escape(r.article_title), 200)),
+            "inline": False,
+        },
     ]
     if not r.draft:
         fields.append(
             {
                 "name": "From the article",
-                "value": truncate(escape(r.sentence), 300),
+                "value": _shown(truncate(escape(r.sentence), 300)),
                 "inline": False,
             }
         )

@@ -72,7 +72,8 @@ REPORT_RATES_SHOWN = 8
 SOURCES_POINTER = "The full list is in `/strike sources`."
 TRUNCATED_NOTE = "This answer was shortened to fit in Slack. " + SOURCES_POINTER
 
-_BROADCAST = re.compile(r"@(here|channel|everyone)\b", re.IGNORECASE)
+# No \b: "@everyone0" cut to fit ("@everyone…") would be a broadcast word again.
+_BROADCAST = re.compile(r"@(here|channel|everyone)", re.IGNORECASE)
 _SLACK_MARKUP = re.compile(r"<([^<>]*)>")
 _AT_WORD = re.compile(r"(?<!\S)@[\w.\-]+")
 _SAFE_URL = re.compile(r"^https?://[^\s<>|]+$")
@@ -371,7 +372,8 @@ def topics_message(labels: Sequence[str]) -> Message:
     if not labels:
         return notice("I don't have any facts loaded yet, so there is nothing I can answer.")
     lines = [f"• {escape(label)}" for label in labels]
-    return _list_message("*I can answer questions about:*", lines, "Ask with `/strike <question>`.")
+    footer = "Ask with `/strike &lt;question&gt;`."
+    return _list_message("*I can answer questions about:*", lines, footer)
 
 
 def source_line(source: Source) -> str:
