@@ -175,6 +175,9 @@ WORDS = (
     " ",
     "  ",
 )
+# Only where asked for: what a command line reads from bytes that are not UTF-8
+# (surrogateescape), or a JSON "\ud800" escape; never in a Slack or Discord payload we send.
+LONE_SURROGATES = ("\ud800", "\udfff", "\udc80", "\udcff")
 FRAGMENTS = SLACK_SYNTAX + DISCORD_SYNTAX + MARKDOWN + UNICODE + WORDS
 
 NO_SURROGATES = st.characters(exclude_categories=("Cs",))
@@ -184,7 +187,8 @@ ANY_CHAR = st.characters()
 def texts(max_parts: int = 16, *, surrogates: bool = False) -> st.SearchStrategy[str]:
     """Random characters of every category mixed with the hostile fragments above."""
     chars = ANY_CHAR if surrogates else NO_SURROGATES
-    part = st.one_of(st.text(chars, max_size=12), st.sampled_from(FRAGMENTS))
+    fragments = FRAGMENTS + LONE_SURROGATES if surrogates else FRAGMENTS
+    part = st.one_of(st.text(chars, max_size=12), st.sampled_from(fragments))
     return st.lists(part, max_size=max_parts).map("".join)
 
 

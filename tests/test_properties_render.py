@@ -214,7 +214,7 @@ def check_discord(items: dict[str, Any] | list[dict[str, Any]]) -> None:
         assert discord.Embed.from_dict(item).to_dict()  # discord.py takes it
 
 
-@examples(250)
+@examples(150)
 @given(answer=answers(), asked=st.none() | typed, feedback=st.booleans())
 def test_slack_answers_cannot_ping_and_fit(
     answer: Answer, asked: str | None, feedback: bool
@@ -231,7 +231,7 @@ def test_slack_answers_cannot_ping_and_fit(
     check_slack(thanked)
 
 
-@examples(250)
+@examples(150)
 @given(answer=answers())
 def test_discord_answers_cannot_ping_and_fit(answer: Answer) -> None:
     embed = embeds.answer_embed(answer)
@@ -253,7 +253,7 @@ def test_discord_buttons_fit(log_id: int, helpful: bool) -> None:
         assert 1 <= len(item.label) <= 80 and 1 <= len(item.custom_id) <= 100
 
 
-@examples(100)
+@examples(50)
 @given(answer=answers())
 def test_plain_text_rendering_never_raises(answer: Answer) -> None:
     text = render_plain(answer, reason=answer.text if answer.kind == "invalid" else None)
@@ -363,7 +363,7 @@ def review_items(draw: st.DrawFn) -> ReviewItem:
     return ReviewItem(record, new_topic=draw(st.booleans()))
 
 
-@examples(100)
+@examples(60)
 @given(items=_many(review_items(), 30), title=typed, today=dates)
 def test_review_queue_and_articles_cannot_ping_and_fit(
     items: list[ReviewItem], title: str, today: dt.date
@@ -421,7 +421,7 @@ def reports(draw: st.DrawFn) -> Report:
     )
 
 
-@examples(60)
+@examples(40)
 @given(report=reports(), days=st.integers(1, 366))
 def test_reports_cannot_ping_and_fit(report: Report, days: int) -> None:
     check_slack(kit.report_message(report))
