@@ -426,3 +426,72 @@ def reports(draw: st.DrawFn) -> Report:
 def test_reports_cannot_ping_and_fit(report: Report, days: int) -> None:
     check_slack(kit.report_message(report))
     check_discord(embeds.report_embed(report, days))
+
+
+# --- the checkers catch what they look for (else every property above would pass vacuously) --
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text, "verbatim": True}}
+
+
+SLACK_UNSAFE = {
+    "here": "<!here>",
+    "channel": "hi <!channel|channel>",
+    "subteam": "<!subteam^S123>",
+    "user": "<@U123>",
+    "channel-link": "<#C123|x>",
+    "raw-amp": "AT&T",
+    "cut-entity": "a &am…",
+    "cut-link": "<https://x.org/a|Tit…",
+    "bare-broadcast": "@everyone",
+    "bare-broadcast-case": "@Here now",
+}
+
+
+def test_slack_checker_flags_pings_and_broken_escapes() -> None:
+    for name, text in SLACK_UNSAFE.items():
+        assert slack_problems({"text": "x", "blocks": [_section(text)]}), name
+        assert slack_problems({"text": text, "blocks": []}), name
+    not_verbatim = {"type": "context", "elements": [{"type": "mrkdwn", "text": "x"}]}
+    assert slack_problems({"blocks": [not_verbatim]})
+    assert slack_problems({"blocks": [_section("<https://x.org|@channel>")]})
+    # A well-formed http(s) link is allowed: user text cannot make one, as `<` is escaped.
+    assert not slack_problems(
+        {"text": "a &amp; b", "blocks": [_section("<https://x.org|“T”> &lt;")]}
+    )
+
+
+def test_slack_limit_checker_flags_each_limit() -> None:
+    assert slack_limit_problems({"blocks": [_section("x")] * 51})
+    assert slack_limit_problems({"blocks": [_section("x" * 3001)]})
+    assert slack_limit_problems({"blocks": [_section("")]})
+    assert slack_limit_problems({"text": "x" * 40_001, "blocks": []})
+    context = {"type": "context", "elements": [{"type": "mrkdwn", "text": "x"}] * 11}
+    assert slack_limit_problems({"blocks": [context]})
+    header = {"type": "header", "text": {"type": "plain_text", "text": "x" * 151}}
+    assert slack_limit_problems({"blocks": [header]})
+    button = {"type": "button", "action_id": "a", "value": "v", "text": {"text": "x" * 76}}
+    assert slack_limit_problems({"blocks": [{"type": "actions", "elements": [button]}]})
+    assert slack_limit_problems({"title": {"text": "x" * 25}, "blocks": []}, modal=True)
+    assert not slack_limit_problems(kit.answer_message(Answer(False, "no", kind="refusal")))
+
+
+def test_discord_checkers_flag_pings_markup_and_limits() -> None:
+    for text in ("@everyone", "hi @here", "<@123>", "<@!1>", "<@&123456789012345678>", "<#1>"):
+        assert discord_problems({"description": text}), text
+        assert discord_problems({"fields": [{"name": "x", "value": text}]}), text
+    assert discord_problems({"fields": [{"name": "S", "value": "[Read the source](http://a b)"}]})
+    assert not discord_problems({"description": "[Read the source](https://x.org/@everyone)"})
+    assert not discord_problems({"title": "@\u200beveryone <@\u200b123>"})
+    for text in ("*a*", "a_b", "`x`", "<t:0:R>", "[x](http://e)", "# h", "x\n- y", "1. x", "\\"):
+        assert discord_unescaped_markup(text), text
+    assert not discord_unescaped_markup("\\*a\\* \\# \\- 1\\. \\<t:0:R\\> \\\\")
+    assert discord_limit_problems({"title": "x" * 257})
+    assert discord_limit_problems({"description": "x" * 4097})
+    assert discord_limit_problems({"fields": [{"name": "n", "value": "v"}] * 26})
+    assert discord_limit_problems({"fields": [{"name": " ", "value": "v"}]})
+    assert discord_limit_problems({"fields": [{"name": "n", "value": "v" * 1025}]})
+    assert discord_limit_problems({"footer": {"text": "x" * 2049}})
+    assert discord_limit_problems([{"description": "x" * 3001}, {"description": "x" * 3000}])
+    assert discord_limit_problems([{"title": "x"}] * 11)
