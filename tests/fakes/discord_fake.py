@@ -2,13 +2,18 @@
 websocket at /gateway, answering as Discord does, for the real discord.py client.
 
 It records every REST request (method, path, query, JSON body, headers) and serves the
-files of attachments added with `attach` (as Discord's CDN would). `fail(method, pattern,
-status, times=N)` makes the next N matching requests fail as Discord does (429 with
-retry_after and the Via header of Discord's edge, or a 5xx); those attempts go to `failed`,
-not `requests`. Tests inject
-gateway dispatches (INTERACTION_CREATE, MESSAGE_CREATE) and wait on the recording with a
-timeout instead of sleeping. Gateway frames are sent as uncompressed text: discord.py asks
-for zlib/zstd streams but only decompresses binary frames, and parses text frames as is.
+files of attachments added with `attach` (as Discord's CDN would). Tests inject gateway
+dispatches (INTERACTION_CREATE, MESSAGE_CREATE) and wait on the recording with a timeout
+instead of sleeping. Gateway frames are sent as uncompressed text: discord.py asks for
+zlib/zstd streams but only decompresses binary frames, and parses text frames as is.
+
+Faults: `fail(method, pattern, status, times=N)` makes the next N matching requests fail as
+Discord does (429 with retry_after and the Via header of Discord's edge, or a 5xx); those
+attempts go to `failed`, not `requests`. The gateway keeps each session's dispatches: after
+a close (`close_gateways`), a drop (`drop_gateways`) or a RECONNECT (`send_op(7)`) the
+client may RESUME at READY's `resume_gateway_url`; the fake checks the token, session id
+and sequence, replays what the client missed (`lose` makes a dispatch go missing) and
+sends RESUMED, or answers INVALID_SESSION (`refuse_resume`).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 API_PREFIX = "/api/v10"
+RESUME_PATH = "/gateway-resume"
 TOKEN = "fake-discord-token"
 APP_ID = 1100000000000000001
 BOT_ID = 1100000000000000002
@@ -78,12 +84,36 @@ class Fault:
 
 @dataclass
 class Gateway:
-    """One open gateway connection."""
+    """One gateway connection (open, or closed: `FakeDiscord.connections` keeps them all)."""
 
     ws: web.WebSocketResponse
     identify: dict[str, Any] | None = None
     heartbeats: int = 0
     shard: list[int] = field(default_factory=lambda: [0, 1])
+    path: str = "/gateway"  # the URL path the client dialled
+    transport: Any = None  # the TCP connection, for abrupt drops
+    resume: dict[str, Any] | None = None  # the RESUME payload, on a resumed connection
+    session_id: str | None = None
+    resumed: bool = False  # RESUMED was sent: the session goes on here
+
+    @property
+    def live(self) -> bool:
+        """Ready for dispatches: identified, or resumed."""
+        return bool(self.identify or self.resumed) and not self.ws.closed
+
+
+@dataclass
+class Session:
+    """A gateway session: its shard and every dispatch sent in it, by sequence number,
+    so a RESUME gets what the client missed."""
+
+    session_id: str
+    shard: list[int]
+    frames: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def last_seq(self) -> int:
+        return self.frames[-1]["s"] if self.frames else 0
 
 
 def now_iso() -> str:
@@ -126,7 +156,11 @@ class FakeDiscord:
         self.requests: list[Request] = []
         self.failed: list[Request] = []  # requests answered with a canned fault
         self.faults: list[Fault] = []
-        self.gateways: list[Gateway] = []
+        self.gateways: list[Gateway] = []  # the open connections
+        self.connections: list[Gateway] = []  # every connection ever made, in order
+        self.sessions: dict[str, Session] = {}
+        self.refuse_resume = False  # answer RESUME with INVALID_SESSION (not resumable)
+        self._session_ids = itertools.count(1)
         self.messages: dict[int, dict[str, Any]] = {}
         self.originals: dict[str, dict[str, Any]] = {}  # interaction token -> @original
         self.commands: dict[int | None, list[dict[str, Any]]] = {}
@@ -142,6 +176,7 @@ class FakeDiscord:
     async def __aenter__(self) -> FakeDiscord:
         app = web.Application()
         app.router.add_get("/gateway", self._gateway)
+        app.router.add_get(RESUME_PATH, self._gateway)
         app.router.add_get("/attachments/{id}/{name}", self._attachment_file)
         app.router.add_route("*", API_PREFIX + "/{tail:.*}", self._rest)
         self._runner = web.AppRunner(app, handle_signals=False)
@@ -165,6 +200,11 @@ class FakeDiscord:
     @property
     def gateway_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/gateway"
+
+    @property
+    def resume_gateway_url(self) -> str:
+        """What READY gives as `resume_gateway_url`: clients must resume there."""
+        return f"ws://127.0.0.1:{self.port}{RESUME_PATH}"
 
     def new_id(self) -> int:
         return next(self._ids)
@@ -203,37 +243,110 @@ class FakeDiscord:
     async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
         await ws.prepare(request)
-        gw = Gateway(ws)
+        gw = Gateway(ws, path=request.path, transport=request.transport)
         self.gateways.append(gw)
-        await ws.send_str(json.dumps({"op": 10, "d": {"heartbeat_interval": 41250}}))
-        async for msg in ws:
-            if msg.type != WSMsgType.TEXT:
-                continue
-            payload = json.loads(msg.data)
-            op = payload.get("op")
-            if op == 1:
-                gw.heartbeats += 1
-                await ws.send_str(json.dumps({"op": 11}))
-            elif op == 2:
-                gw.identify = payload["d"]
-                gw.shard = payload["d"].get("shard") or [0, 1]
-                await self._send_ready(gw)
+        self.connections.append(gw)
+        try:
+            await ws.send_str(json.dumps({"op": 10, "d": {"heartbeat_interval": 41250}}))
+            async for msg in ws:
+                if msg.type != WSMsgType.TEXT:
+                    continue
+                payload = json.loads(msg.data)
+                op = payload.get("op")
+                if op == 1:
+                    gw.heartbeats += 1
+                    await ws.send_str(json.dumps({"op": 11}))
+                elif op == 2:
+                    gw.identify = payload["d"]
+                    gw.shard = payload["d"].get("shard") or [0, 1]
+                    await self._send_ready(gw)
+                elif op == 6:
+                    await self._resume(gw, payload["d"])
+                await self._notify()
+        except (ConnectionResetError, RuntimeError):  # dropped under our feet
+            pass
+        finally:
+            if gw in self.gateways:
+                self.gateways.remove(gw)
             await self._notify()
-        if gw in self.gateways:
-            self.gateways.remove(gw)
         return ws
+
+    async def _resume(self, gw: Gateway, data: dict[str, Any]) -> None:
+        """RESUME: the missed dispatches, then RESUMED; or INVALID_SESSION (op 9, not
+        resumable) for a wrong token, session or sequence, or when `refuse_resume` is set."""
+        gw.resume = data
+        session = self.sessions.get(data.get("session_id") or "")
+        seq = data.get("seq")
+        if (
+            self.refuse_resume
+            or session is None
+            or data.get("token") != TOKEN
+            or not isinstance(seq, int)
+            or seq > session.last_seq
+        ):
+            await gw.ws.send_str(json.dumps({"op": 9, "d": False}))
+            return
+        gw.session_id, gw.shard = session.session_id, session.shard
+        for frame in [f for f in session.frames if f["s"] > seq]:
+            await gw.ws.send_str(json.dumps(frame))
+        gw.resumed = True
+        await self._send(gw, "RESUMED", {})
 
     async def _send(self, gw: Gateway, event: str, data: dict[str, Any]) -> None:
         frame = {"op": 0, "t": event, "s": next(self._seq), "d": data}
+        if gw.session_id in self.sessions:
+            self.sessions[gw.session_id].frames.append(frame)
         await gw.ws.send_str(json.dumps(frame))
 
+    # --- disconnects ---------------------------------------------------------------
+
+    def live_gateways(self) -> list[Gateway]:
+        return [g for g in self.gateways if g.live]
+
+    async def wait_live(self, count: int = 1, *, after: int = 0) -> list[Gateway]:
+        """The live connections made from `connections[after]` on, once there are `count`."""
+
+        def found() -> list[Gateway] | None:
+            live = [g for g in self.connections[after:] if g.live]
+            return live if len(live) >= count else None
+
+        return await self.wait_for(found)
+
+    async def close_gateways(self, code: int = 4000) -> None:
+        """Close every open connection from Discord's side with a close code (4000: unknown
+        error, reconnect; 1000/1001: going away)."""
+        for gw in list(self.gateways):
+            await gw.ws.close(code=code, message=b"fake gateway closing")
+
+    async def drop_gateways(self) -> None:
+        """Cut every open connection without a close frame (a network failure)."""
+        for gw in list(self.gateways):
+            gw.transport.abort()
+
+    async def send_op(self, op: int, data: Any = None) -> None:
+        """Send an opcode to every live connection: 7 RECONNECT, 9 INVALID_SESSION, 1
+        HEARTBEAT request."""
+        for gw in self.live_gateways():
+            await gw.ws.send_str(json.dumps({"op": op, "d": data}))
+
+    def lose(self, event: str, data: dict[str, Any]) -> int:
+        """A dispatch that Discord sent but the client never got (lost with the
+        connection): recorded in the session, so a RESUME replays it. Its sequence number."""
+        (gw,) = self.live_gateways()
+        frame = {"op": 0, "t": event, "s": next(self._seq), "d": data}
+        self.sessions[gw.session_id or ""].frames.append(frame)
+        return frame["s"]
+
     async def _send_ready(self, gw: Gateway) -> None:
+        session_id = f"fake-session-{next(self._session_ids)}"
+        self.sessions[session_id] = Session(session_id, gw.shard)
+        gw.session_id = session_id
         ready = {
             "v": 10,
             "user": user_json(BOT_ID, "strikebot", bot=True),
             "guilds": [{"id": str(GUILD_ID), "unavailable": True}],
-            "session_id": "fake-session",
-            "resume_gateway_url": self.gateway_url,
+            "session_id": session_id,
+            "resume_gateway_url": self.resume_gateway_url,
             "application": {"id": str(APP_ID), "flags": 0},
             "shard": gw.shard,
             "private_channels": [],
@@ -245,10 +358,10 @@ class FakeDiscord:
 
     async def dispatch(self, event: str, data: dict[str, Any]) -> None:
         """Send a gateway event to the connection that serves the guild (or shard 0)."""
-        await self.wait_for(lambda: any(g.identify for g in self.gateways))
+        await self.wait_for(lambda: any(g.live for g in self.gateways))
         guild_id = int(data.get("guild_id") or 0)
         for gw in self.gateways:
-            if gw.identify and (guild_id >> 22) % gw.shard[1] == gw.shard[0]:
+            if gw.live and (guild_id >> 22) % gw.shard[1] == gw.shard[0]:
                 await self._send(gw, event, data)
                 return
         raise AssertionError("no gateway connection for that event")
@@ -451,9 +564,11 @@ class FakeDiscord:
         roles: tuple[int, ...] = (),
         dm: bool = False,
         focused: str | None = None,
+        lost: bool = False,
     ) -> dict[str, Any]:
         """Invoke `/group sub` with options (an AUTOCOMPLETE when `focused` names one). An
-        option whose value is a dict from `attach` is sent as an attachment."""
+        option whose value is a dict from `attach` is sent as an attachment. `lost`: the
+        dispatch goes into the session but never reaches the client (see `lose`)."""
         root, sub = command.split()
         opts = []
         resolved: dict[str, dict[str, Any]] = {}
@@ -482,7 +597,10 @@ class FakeDiscord:
         payload = self._interaction(
             kind, data, user_id=user_id, permissions=permissions, roles=roles, dm=dm
         )
-        await self.dispatch("INTERACTION_CREATE", payload)
+        if lost:
+            self.lose("INTERACTION_CREATE", payload)
+        else:
+            await self.dispatch("INTERACTION_CREATE", payload)
         return payload
 
     async def click(

@@ -2,6 +2,10 @@
 with `hello`, hands it envelopes (`slash_commands`, `events_api`, `interactive`) and records
 each acknowledgement by envelope id. Point the fake Web API's `socket_url` at `url`, so that
 `apps.connections.open` returns it.
+
+Disconnects: `disconnect_all()` closes every connection with a close frame,
+`request_refresh()` sends Slack's `disconnect` message (as before Slack rotates a
+connection), `drop_all()` cuts the TCP connections without a word.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ class FakeSocketModeServer:
         )
         self._runner: web.AppRunner | None = None
         self._sockets: list[web.WebSocketResponse] = []
+        self._transports: dict[web.WebSocketResponse, Any] = {}
         self.port = 0
 
     # --- lifecycle -----------------------------------------------------------------------
@@ -71,6 +76,33 @@ class FakeSocketModeServer:
         """Close every connection from the server side (the client sees it at once)."""
         asyncio.run_coroutine_threadsafe(self._close_sockets(), self._loop).result(timeout=5)
 
+    def drop_all(self) -> None:
+        """Cut every connection's TCP stream, with no close frame (a network failure)."""
+
+        async def drop() -> None:
+            for ws, transport in list(self._transports.items()):
+                transport.abort()
+                self._transports.pop(ws, None)
+
+        asyncio.run_coroutine_threadsafe(drop(), self._loop).result(timeout=5)
+
+    def request_refresh(self, reason: str = "refresh_requested") -> None:
+        """Slack's `disconnect` message: the client should open a new connection."""
+        message = {"type": "disconnect", "reason": reason, "debug_info": {"host": "fake"}}
+        for ws in list(self._sockets):
+            future = asyncio.run_coroutine_threadsafe(ws.send_str(json.dumps(message)), self._loop)
+            future.result(timeout=5)
+
+    def wait_connections(self, count: int, timeout: float = 10.0) -> None:
+        """Wait until `count` connections were made in all, the last one still open."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while self.connections < count or not self._open_sockets():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"expected {count} connections, got {self.connections}")
+                self._changed.wait(left)
+
     def __enter__(self) -> FakeSocketModeServer:
         return self.start()
 
@@ -87,6 +119,7 @@ class FakeSocketModeServer:
         ws = web.WebSocketResponse(autoping=True)
         await ws.prepare(request)
         self._sockets.append(ws)
+        self._transports[ws] = request.transport
         with self._changed:
             self.connections += 1
             self._changed.notify_all()
@@ -104,9 +137,17 @@ class FakeSocketModeServer:
             async for msg in ws:
                 if msg.type == WSMsgType.TEXT:
                     self._record(json.loads(msg.data))
+        except (ConnectionResetError, RuntimeError):  # dropped under our feet
+            pass
         finally:
             self._sockets.remove(ws)
+            self._transports.pop(ws, None)
+            with self._changed:
+                self._changed.notify_all()
         return ws
+
+    def _open_sockets(self) -> list[web.WebSocketResponse]:
+        return [ws for ws in self._sockets if not ws.closed]
 
     def _record(self, data: dict[str, Any]) -> None:
         with self._changed:
@@ -127,9 +168,10 @@ class FakeSocketModeServer:
                 self._changed.wait(left)
 
     def send(self, envelope: dict[str, Any]) -> str:
-        """Hand an envelope to the connected bot; returns its envelope id."""
+        """Hand an envelope to the connected bot (on its newest open connection); returns
+        its envelope id."""
         self.wait_connected()
-        ws = self._sockets[-1]
+        ws = (self._open_sockets() or self._sockets)[-1]
         text = json.dumps(envelope)
         asyncio.run_coroutine_threadsafe(ws.send_str(text), self._loop).result(timeout=5)
         return envelope["envelope_id"]
