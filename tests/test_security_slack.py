@@ -472,7 +472,7 @@ def test_an_event_retry_reaching_another_worker_is_not_answered_again(
 
 
 def test_the_record_is_shared_with_another_process(tmp_path: Path) -> None:
-    path = tmp_path / "shared.db"
+    path = database(tmp_path)
     guard = SQLiteReplayGuard(path)
     assert guard.add(["sig:abc#"], [time.time() + 60]) == [True]
     guard.close()
@@ -492,6 +492,13 @@ def test_the_record_is_shared_with_another_process(tmp_path: Path) -> None:
 # --- the guard on its own ---------------------------------------------------------------
 
 
+def database(folder: Path) -> Path:
+    """An SQLite file in `folder` (the guard uses the bot's file; it never creates one)."""
+    path = folder / "g.db"
+    sqlite3.connect(path).close()
+    return path
+
+
 class Clock:
     def __init__(self, now: float = 1_700_000_000.0):
         self.now = now
@@ -506,7 +513,7 @@ def test_a_signature_is_remembered_for_the_whole_window(tmp_path, backend: str) 
     guard = (
         MemoryReplayGuard(clock=clock)
         if backend == "memory"
-        else SQLiteReplayGuard(tmp_path / "g.db", clock=clock)
+        else SQLiteReplayGuard(database(tmp_path), clock=clock)
     )
     # signed 290 s ahead of our clock: valid to Bolt until 290 + 300 s from now
     expires = clock.now + 290 + WINDOW_S + MARGIN_S
@@ -537,7 +544,7 @@ def test_only_one_of_many_threads_adding_a_key_gets_it(tmp_path, backend: str) -
     guards = (
         [MemoryReplayGuard()] * 16
         if backend == "memory"
-        else [SQLiteReplayGuard(tmp_path / "g.db") for _ in range(16)]  # as 16 processes
+        else [SQLiteReplayGuard(database(tmp_path)) for _ in range(16)]  # as 16 processes
     )
     start = threading.Barrier(len(guards))
     wins: list[bool] = []
@@ -556,17 +563,17 @@ def test_only_one_of_many_threads_adding_a_key_gets_it(tmp_path, backend: str) -
 
 def test_expired_rows_are_deleted_from_the_database(tmp_path) -> None:
     clock = Clock()
-    guard = SQLiteReplayGuard(tmp_path / "g.db", clock=clock)
+    guard = SQLiteReplayGuard(database(tmp_path), clock=clock)
     guard.add([f"old{n}" for n in range(50)], [clock.now + 10] * 50)
     clock.now += 1000
     guard._checks = 0  # the next check purges
     guard.add(["new"], [clock.now + 10])
-    rows = sqlite3.connect(tmp_path / "g.db").execute("select key from slack_replay").fetchall()
+    rows = sqlite3.connect(database(tmp_path)).execute("select key from slack_replay").fetchall()
     assert rows == [("new",)]
 
 
 def test_a_busy_database_falls_back_to_the_process_record(tmp_path, caplog) -> None:
-    path = tmp_path / "g.db"
+    path = database(tmp_path)
     guard = SQLiteReplayGuard(path, timeout=0.2)
     guard.add(["warm-up"], [time.time() + 60])
     blocker = sqlite3.connect(path, isolation_level=None)
@@ -580,7 +587,32 @@ def test_a_busy_database_falls_back_to_the_process_record(tmp_path, caplog) -> N
     finally:
         blocker.execute("ROLLBACK")
         blocker.close()
-    assert any("this process's record decides" in r.getMessage() for r in caplog.records)
+    busy = [r for r in caplog.records if "this process's record decides" in r.getMessage()]
+    assert len(busy) == 1  # two failures, one warning (at most one a minute)
+    assert guard.add(["k2"], [time.time() + 60]) == [True]
+    assert SQLiteReplayGuard(path).add(["k2"], [time.time() + 60]) == [False]  # shared again
+
+
+@pytest.mark.parametrize("problem", ["missing", "read-only", "not a database"])
+def test_an_unusable_database_leaves_one_warning_and_the_process_record(
+    tmp_path, caplog, problem: str
+) -> None:
+    path = tmp_path / "g.db"
+    if problem == "read-only":
+        guard = SQLiteReplayGuard(database(tmp_path))
+        guard.add(["warm-up"], [time.time() + 60])
+        guard._conn.execute("PRAGMA query_only=ON")  # as on a read-only file system
+    else:
+        if problem == "not a database":
+            path.write_bytes(b"this is not an SQLite file, just some text" * 100)
+        guard = SQLiteReplayGuard(path)
+    with caplog.at_level(logging.WARNING, logger="bot.adapters.slack_replay"):
+        results = [guard.add(["k"], [time.time() + 60]) for _ in range(5)]
+    assert results == [[True]] + [[False]] * 4  # replays are still refused in this process
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 1 and "each process keeps its own record" in warnings[0]
+    if problem == "missing":
+        assert not path.exists()  # no database of its own made next to the bot's
 
 
 def test_the_guard_for_a_database_in_memory_is_per_process() -> None:

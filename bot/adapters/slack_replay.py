@@ -47,6 +47,7 @@ EVENT_MEMORY_S = 60 * 60  # Slack retries an event for about five minutes; keep 
 MEMORY_LIMIT = 50_000  # keys kept in memory per process (two per request, one per event)
 SQLITE_TIMEOUT_S = 1.0  # how long a busy database may hold up an acknowledgement
 PURGE_EVERY = 500  # checks between deletions of expired rows
+WARN_EVERY_S = 60.0  # at most one warning a minute about a busy database
 TABLE = "slack_replay"
 
 Clock = Callable[[], float]
@@ -129,11 +130,18 @@ class SQLiteReplayGuard:
         self._conn: sqlite3.Connection | None = None
         self._lock = threading.Lock()
         self._checks = 0
+        self._unusable: str | None = None  # why the file cannot hold the record at all
+        self._warned_at = -WARN_EVERY_S
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
+            # mode=rw: never create a database of our own next to the bot's
             conn = sqlite3.connect(
-                str(self.path), timeout=self.timeout, isolation_level=None, check_same_thread=False
+                self.path.resolve().as_uri() + "?mode=rw",
+                uri=True,
+                timeout=self.timeout,
+                isolation_level=None,
+                check_same_thread=False,
             )
             try:
                 conn.execute("PRAGMA journal_mode=WAL")
@@ -151,14 +159,34 @@ class SQLiteReplayGuard:
 
     def add(self, keys: Sequence[str], expires: Sequence[float]) -> list[bool]:
         fresh = self.memory.add(keys, expires)
+        if self._unusable is not None:
+            return fresh
         try:
             shared = self._add_shared(keys, expires)
         except sqlite3.Error as exc:
+            self._failed(exc)
+            return fresh
+        return [a and b for a, b in zip(fresh, shared, strict=True)]
+
+    def _failed(self, exc: sqlite3.Error) -> None:
+        """A busy database is tried again on the next request (warned about once a minute);
+        one that cannot be opened or written (read-only, missing, damaged) is given up, with
+        one warning."""
+        busy = "locked" in str(exc) or "busy" in str(exc)
+        if not busy:
+            self._unusable = str(exc)
+            log.warning(
+                "replay check cannot use %s (%s): each process keeps its own record",
+                self.path,
+                exc,
+            )
+            return
+        now = time.monotonic()
+        if now - self._warned_at >= WARN_EVERY_S:
+            self._warned_at = now
             log.warning(
                 "replay check in %s failed (%s); this process's record decides", self.path, exc
             )
-            return fresh
-        return [a and b for a, b in zip(fresh, shared, strict=True)]
 
     def _add_shared(self, keys: Sequence[str], expires: Sequence[float]) -> list[bool]:
         with self._lock:
