@@ -182,21 +182,24 @@ def test_slack_slash_commands_over_the_rate_always_get_a_private_notice(slack) -
     fake = slack.fake
     for n in range(USER_RATE + 2):
         slack.slash("/strike", f"{QUESTIONS[n]} public", user="U5")
+    slack.settle()
     replies = [c.params for c in fake.wait_for(RESPONSE_URL, USER_RATE + 2)]
-    assert all(r["response_type"] == "in_channel" for r in replies[:USER_RATE])
-    for notice in replies[USER_RATE:]:
-        assert notice["response_type"] == "ephemeral"
-        assert "asking faster" in section_text(notice)
+    shown = [r for r in replies if r["response_type"] == "in_channel"]
+    notices = [r for r in replies if r["response_type"] == "ephemeral"]
+    assert len(shown) == USER_RATE and len(notices) == 2  # (listeners run in parallel)
+    assert all("asking faster" in section_text(n) for n in notices)
+    assert not any("asking faster" in json.dumps(r) for r in shown)
 
 
 def test_slack_admin_commands_over_the_rate_are_refused(slack: SlackSender, bot) -> None:
     fake = slack.fake
     for _ in range(3):
         slack.slash("/strike-admin", "audit", user=ADMIN)
+    slack.settle()
     replies = [c.params for c in fake.wait_for(RESPONSE_URL, 3)]
-    assert "nothing was changed" not in json.dumps(replies[:2])
-    assert replies[2]["response_type"] == "ephemeral"
-    assert "more than 2 admin commands in a minute; nothing was changed" in replies[2]["text"]
+    refusal = "more than 2 admin commands in a minute; nothing was changed"
+    refused = [r for r in replies if refusal in r["text"]]
+    assert len(refused) == 1 and refused[0]["response_type"] == "ephemeral"
 
 
 # --- Discord -------------------------------------------------------------------------------
@@ -336,8 +339,8 @@ def test_discord_a_flood_does_not_delay_other_users(bot, admin) -> None:
     being sent; the flooder gets USER_RATE answers and one notice, nothing else.
 
     Measured on 2 cores (the fake Discord, the client and the core share one event loop and
-    process), with 19-20 of the 20 asked while the flood was still arriving: p50 9-23 ms,
-    p99 24-144 ms."""
+    process), with 10-20 of the 20 asked while the flood was still arriving: p50 9-23 ms,
+    p99 24-154 ms."""
 
     async def scenario() -> None:
         async with connected(bot, admin) as (fake, _client):
