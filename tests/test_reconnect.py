@@ -204,16 +204,17 @@ def ask_over_socket(fake: FakeSlackAPI, socket: FakeSocketModeServer, n: int) ->
 
 
 # How a connection ends, and within how many seconds the client is back: at once after
-# Slack's `disconnect` message; at slack_sdk's next connection check (every ping_interval s)
-# after a close frame (its close handler still sees the closed connection as open and
-# leaves the reconnect to that check); after about four ping intervals without a pong when
-# the TCP connection is cut silently. A ping interval of 1 s keeps the last two short here.
-# (After a refresh, slack_sdk's builtin client reads the new connection only once its
-# receive on the old one times out, up to 3 s: the first answer comes that much later.)
+# Slack's `disconnect` message; at slack_sdk's next connection check (every ping_interval s,
+# 10 by default) after a close frame (its close handler still sees the closed connection as
+# open and leaves the reconnect to that check); after about four ping intervals without a
+# pong when the TCP connection is cut silently. A ping interval of 0.5 s keeps the last two
+# short here. (After a refresh, slack_sdk's builtin client reads the new connection only
+# once its receive on the old one ends: up to 3 s while Slack keeps the old one open. The
+# fake closes it at once, as Slack does some seconds later.)
 SOCKET_DISCONNECTS: dict[str, tuple[Callable[[FakeSocketModeServer], None], float]] = {
-    "refresh requested": (lambda socket: socket.request_refresh(), 10),
-    "closed by Slack": (lambda socket: socket.disconnect_all(), 1),
-    "connection cut": (lambda socket: socket.drop_all(), 1),
+    "refresh requested": (lambda socket: socket.request_refresh(close=True), 10),
+    "closed by Slack": (lambda socket: socket.disconnect_all(), 0.5),
+    "connection cut": (lambda socket: socket.drop_all(), 0.5),
 }
 
 
@@ -231,11 +232,11 @@ def test_slack_socket_mode_reconnects_and_still_answers(slack_bot, fake, socket,
     running.executor.wait_idle()
     assert len(fake.calls_to(RESPONSE_URL)) == 2
     assert len(fake.calls_to("chat.postMessage")) == 2
-    assert reconnect_s < (3.0 if how == "refresh requested" else 8 * ping_interval)
+    assert reconnect_s < (3.0 if how == "refresh requested" else 10 * ping_interval)
 
 
 def test_slack_socket_mode_reconnects_again_and_again(slack_bot, fake, socket) -> None:
-    slack_bot(ping_interval=1)
+    slack_bot(ping_interval=0.5)
     for n in range(2, 4):
         socket.disconnect_all()
         socket.wait_connections(n)

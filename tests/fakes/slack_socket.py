@@ -86,12 +86,23 @@ class FakeSocketModeServer:
 
         asyncio.run_coroutine_threadsafe(drop(), self._loop).result(timeout=5)
 
-    def request_refresh(self, reason: str = "refresh_requested") -> None:
-        """Slack's `disconnect` message: the client should open a new connection."""
+    def request_refresh(self, reason: str = "refresh_requested", *, close: bool = False) -> None:
+        """Slack's `disconnect` message: the client should open a new connection. With
+        `close`, the old connection is then closed from this side (Slack does so a few
+        seconds later)."""
         message = {"type": "disconnect", "reason": reason, "debug_info": {"host": "fake"}}
-        for ws in list(self._sockets):
+        old = list(self._sockets)
+        for ws in old:
             future = asyncio.run_coroutine_threadsafe(ws.send_str(json.dumps(message)), self._loop)
             future.result(timeout=5)
+        if close:
+            self.wait_connections(self.connections + 1)
+
+            async def close_old() -> None:
+                for ws in old:
+                    await ws.close()
+
+            asyncio.run_coroutine_threadsafe(close_old(), self._loop).result(timeout=5)
 
     def wait_connections(self, count: int, timeout: float = 10.0) -> None:
         """Wait until `count` connections were made in all, the last one still open."""
