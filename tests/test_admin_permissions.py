@@ -12,14 +12,11 @@ and the real Bolt app; Discord through the real discord.py client and the fake D
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from slack_sdk import WebClient
 
-from bot.adapters.slack import SlackHTTPServer, build_app
 from bot.core.admin import Actor, AdminService
 from bot.core.review import ReviewService
 from bot.core.service import StrikeBot
@@ -39,15 +36,13 @@ from tests.fakes.discord_fake import (
     FakeDiscord,
 )
 from tests.fakes.slack_api import (
-    BOT_TOKEN,
     RESPONSE_URL,
     FakeSlackAPI,
-    TrackingExecutor,
     block_actions,
     view_submission,
 )
 from tests.test_discord_e2e import callback_of, connected, run
-from tests.test_slack_http import ADMIN, SlackSender, settings_for
+from tests.test_slack_http import ADMIN, SlackSender, serving
 
 ARTICLE = (DATA / "article_test.txt").read_text(encoding="utf-8")
 TITLE = "Tentative deal ends the writers' strike"
@@ -125,26 +120,7 @@ def fake() -> Iterator[FakeSlackAPI]:
 def serve(
     fake: FakeSlackAPI, bot: StrikeBot, admin: AdminService
 ) -> Iterator[Callable[..., SlackSender]]:
-    started: list[tuple[SlackHTTPServer, threading.Thread, TrackingExecutor]] = []
-
-    def start(**overrides: Any) -> SlackSender:
-        executor = TrackingExecutor()
-        client = WebClient(token=BOT_TOKEN, base_url=fake.api_url)
-        settings = settings_for(fake, **overrides)
-        app = build_app(settings, bot, admin, client=client, listener_executor=executor)
-        server = SlackHTTPServer(app, "127.0.0.1", 0)
-        thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-        thread.start()
-        started.append((server, thread, executor))
-        fake.clear()
-        return SlackSender(server.port, fake, executor)
-
-    yield start
-    for server, thread, executor in started:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
-        executor.shutdown(wait=True)
+    yield from serving(fake, bot, admin, clear=True)
 
 
 @pytest.fixture

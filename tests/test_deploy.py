@@ -17,6 +17,7 @@ import yaml
 from bot.settings import Settings
 from tests.cli_runner import CLI, cli_env
 from tests.fakes.slack_api import BOT_TOKEN, FakeSlackAPI
+from tests.test_slack_asgi import free_port
 from tests.test_slack_http import SECRET
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,7 +68,7 @@ def test_the_entry_command_runs_the_bot_and_the_health_check_passes(tmp_path, db
     image_env = env_of_image()
     image_env.update(
         STRIKEBOT_DB=str(db_path), STRIKEBOT_KNOWLEDGE_DIR=str(ROOT / "knowledge"),
-        STRIKEBOT_HEALTH_HOST="127.0.0.1", STRIKEBOT_HEALTH_PORT=str(_free_port()),
+        STRIKEBOT_HEALTH_HOST="127.0.0.1", STRIKEBOT_HEALTH_PORT=str(free_port()),
         SLACK_HOST="127.0.0.1", SLACK_PORT="0",
     )  # fmt: skip
     with FakeSlackAPI() as fake:
@@ -104,14 +105,6 @@ def test_the_entry_command_runs_the_bot_and_the_health_check_passes(tmp_path, db
         assert after.returncode == 1 and "unhealthy: no answer" in after.stderr
     logs = proc.stderr.read() if proc.stderr else ""
     assert all(line.startswith("{") for line in logs.splitlines() if line.strip())
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_compose_builds_the_image_with_the_volume_and_waits_past_the_grace_period():

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import threading
 import time
 import types
 from collections.abc import Callable, Iterator
@@ -27,7 +26,6 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 from bot.adapters import discord as discord_adapter
 from bot.adapters.slack import (
     MAX_RETRY_AFTER_S,
-    SlackHTTPServer,
     build_app,
     make_client,
 )
@@ -45,7 +43,7 @@ from tests.fakes.slack_api import (
 )
 from tests.fakes.slack_socket import FakeSocketModeServer
 from tests.test_discord_e2e import callback_of, connected, followup_of, run
-from tests.test_slack_http import ADMIN, SlackSender, settings_for
+from tests.test_slack_http import ADMIN, SlackSender, serving, settings_for
 
 QUESTION = "what did the studios offer?"
 ANSWER = "Studios' pay offer"
@@ -108,27 +106,9 @@ def serve(
     fake: FakeSlackAPI, bot: StrikeBot, admin: AdminService
 ) -> Iterator[Callable[..., SlackSender]]:
     """The bot in HTTP mode with the Web API client `run_slack` makes (`make_client`)."""
-    started: list[tuple[SlackHTTPServer, threading.Thread, TrackingExecutor]] = []
-
-    def start(**overrides: Any) -> SlackSender:
-        executor = TrackingExecutor()
-        client = make_client(BOT_TOKEN, fake.api_url)
-        app = build_app(
-            settings_for(fake, **overrides), bot, admin, client=client, listener_executor=executor
-        )
-        server = SlackHTTPServer(app, "127.0.0.1", 0)
-        thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-        thread.start()
-        started.append((server, thread, executor))
-        fake.clear()
-        return SlackSender(server.port, fake, executor)
-
-    yield start
-    for server, thread, executor in started:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
-        executor.shutdown(wait=True)
+    yield from serving(
+        fake, bot, admin, client=lambda: make_client(BOT_TOKEN, fake.api_url), clear=True
+    )
 
 
 @pytest.fixture

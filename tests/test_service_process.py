@@ -4,7 +4,6 @@ answer in flight arrive."""
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import re
@@ -21,7 +20,8 @@ import pytest
 
 from tests.cli_runner import CLI, cli_env
 from tests.fakes.slack_api import BOT_TOKEN, RESPONSE_URL, Call, FakeSlackAPI, slash_payload
-from tests.test_slack_http import SECRET, sign
+from tests.test_slack_asgi import get, post
+from tests.test_slack_http import SECRET
 
 SLOW_S = 1.5
 STARTUP_S = 30
@@ -108,43 +108,18 @@ def service(tmp_path: Path, db_path: Path) -> Iterator[tuple[Service, SlowRespon
             proc.wait(10)
 
 
-def _post(port: int, body: str) -> int:
-    ts = str(int(time.time()))
-    headers = {
-        "Content-Type": "application/x-www-form-urlencoded",
-        "X-Slack-Request-Timestamp": ts,
-        "X-Slack-Signature": sign(body, ts, SECRET),
-    }
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        conn.request("POST", "/slack/events", body=body.encode(), headers=headers)
-        return conn.getresponse().status
-    finally:
-        conn.close()
-
-
-def _get(port: int, path: str) -> tuple[int, dict[str, Any]]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        conn.request("GET", path)
-        response = conn.getresponse()
-        return response.status, json.loads(response.read())
-    finally:
-        conn.close()
-
-
 def test_sigterm_lets_the_answer_in_flight_arrive_then_exits_cleanly(service):
     bot, fake = service
     slack_port = int(bot.wait_for(r"HTTP mode on port (\d+)").group(1))
     health_port = int(bot.wait_for(r"http://127\.0\.0\.1:(\d+)/healthz").group(1))
-    status, health = _get(health_port, "/readyz")
+    status, health = get(health_port, "/readyz")
     assert status == 200 and health["platforms"]["slack"]["state"] == "connected"
 
     question = slash_payload(
         "/strike", "ask what did the studios offer?", user="UMEMBER",
         response_url=fake.response_url(),
     )  # fmt: skip
-    assert _post(slack_port, urlencode(question)) == 200
+    assert post(slack_port, urlencode(question)) == 200
     assert fake.arrived.wait(10)  # the answer is being posted: SLOW_S to go
     asked_stop = time.monotonic()
     bot.proc.send_signal(signal.SIGTERM)
@@ -167,7 +142,7 @@ def test_logs_are_json_one_line_per_question_and_never_hold_a_secret(service):
     leaky = f"is {BOT_TOKEN} or {SECRET} or xoxb-123-456-abcdef my token?"
     for text in ("ask how long has the strike lasted?", f"ask {leaky}"):
         fields = slash_payload("/strike", text, user="UMEMBER", response_url=fake.response_url())
-        assert _post(slack_port, urlencode(fields)) == 200
+        assert post(slack_port, urlencode(fields)) == 200
     fake.wait_for(RESPONSE_URL, count=2, timeout=10)
     questions = [r for r in bot.records() if r.get("event") == "question"]
     while len(questions) < 2:  # the log line follows the answer by a moment
@@ -205,7 +180,7 @@ def test_a_platform_that_cannot_connect_is_retried_and_reported(tmp_path, db_pat
         try:
             port = int(bot.wait_for(r"http://127\.0\.0\.1:(\d+)/healthz").group(1))
             fake.wait_for("auth.test", count=3, timeout=15)  # retried with backoff
-            status, body = _get(port, "/readyz")
+            status, body = get(port, "/readyz")
             assert status == 503
             slack = body["platforms"]["slack"]
             assert slack["state"] in ("retrying", "starting") and slack["attempts"] >= 2

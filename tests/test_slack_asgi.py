@@ -102,14 +102,14 @@ def test_health_of_a_worker(asgi_port):
     assert body["platforms"]["slack"]["state"] == "connected"
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
 def test_several_worker_processes_answer_and_stop_on_sigterm(fake, db_path, tmp_path: Path):
-    port = _free_port()
+    port = free_port()
     env = cli_env(
         db_path, SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=SECRET,
         SLACK_API_URL=fake.api_url, SLACK_HOST="127.0.0.1", STRIKEBOT_LOG_FORMAT="json",

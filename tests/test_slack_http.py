@@ -146,22 +146,30 @@ def fake() -> Iterator[FakeSlackAPI]:
         yield api
 
 
-@pytest.fixture
-def serve(
-    fake: FakeSlackAPI, bot: StrikeBot, admin: AdminService
+def serving(
+    fake: FakeSlackAPI,
+    bot: StrikeBot,
+    admin: AdminService,
+    *,
+    client: Callable[[], WebClient] | None = None,
+    clear: bool = False,
 ) -> Iterator[Callable[..., SlackSender]]:
-    """Start the bot's HTTP server (port 0) with settings overrides; stopped after the test."""
+    """Start the bot's HTTP server (port 0) with settings overrides, as often as a test
+    asks; every server is stopped after the test. `client` makes the Web API client
+    (default: a plain one on the fake); `clear` forgets the calls made while starting."""
     started: list[tuple[SlackHTTPServer, threading.Thread, TrackingExecutor]] = []
 
     def start(**overrides: Any) -> SlackSender:
         executor = TrackingExecutor()
-        client = WebClient(token=BOT_TOKEN, base_url=fake.api_url)
+        web = client() if client else WebClient(token=BOT_TOKEN, base_url=fake.api_url)
         settings = settings_for(fake, **overrides)
-        app = build_app(settings, bot, admin, client=client, listener_executor=executor)
+        app = build_app(settings, bot, admin, client=web, listener_executor=executor)
         server = SlackHTTPServer(app, "127.0.0.1", 0)
         thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
         thread.start()
         started.append((server, thread, executor))
+        if clear:
+            fake.clear()
         return SlackSender(server.port, fake, executor)
 
     yield start
@@ -170,6 +178,14 @@ def serve(
         server.server_close()
         thread.join(timeout=5)
         executor.shutdown(wait=True)
+
+
+@pytest.fixture
+def serve(
+    fake: FakeSlackAPI, bot: StrikeBot, admin: AdminService
+) -> Iterator[Callable[..., SlackSender]]:
+    """Start the bot's HTTP server (port 0) with settings overrides; stopped after the test."""
+    yield from serving(fake, bot, admin)
 
 
 @pytest.fixture
