@@ -224,35 +224,28 @@ class AdminService:
             raise AdminInputError("Say why the fact is retracted (a reason is required).")
         if self.store.fact(fact_id).status == "retracted":
             raise AdminInputError(f"Fact '{fact_id}' is already retracted.")
-        try:
-            fact = self.store.update_fact(
-                fact_id,
-                {"status": "retracted"},
-                actor=actor.audit_name,
-                platform=actor.platform,
-                action="retract",
-                note=reason[:500],
-            )
-        except ValueError as exc:  # retracted by someone else in the meantime
-            raise AdminInputError(str(exc)) from None
-        self._done()
-        return fact
+        return self._set_status(actor, fact_id, "retracted", "retract", reason[:500])
 
     def restore(self, actor: Actor, fact_id: str, reason: str | None = None) -> Fact:
         """Undo a retraction."""
         self.require(actor)
         if self.store.fact(fact_id).status == "active":
             raise AdminInputError(f"Fact '{fact_id}' is not retracted.")
+        return self._set_status(actor, fact_id, "active", "restore", reason)
+
+    def _set_status(
+        self, actor: Actor, fact_id: str, status: str, action: str, note: str | None
+    ) -> Fact:
         try:
             fact = self.store.update_fact(
                 fact_id,
-                {"status": "active"},
+                {"status": status},
                 actor=actor.audit_name,
                 platform=actor.platform,
-                action="restore",
-                note=reason,
+                action=action,
+                note=note,
             )
-        except ValueError as exc:
+        except ValueError as exc:  # changed by someone else in the meantime
             raise AdminInputError(str(exc)) from None
         self._done()
         return fact
