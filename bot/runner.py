@@ -98,7 +98,19 @@ async def serve(
     health = None
     if settings.health_port is not None:
         health = HealthServer(bot, states)
-        await health.start(settings.health_host, settings.health_port)
+        try:
+            await health.start(settings.health_host, settings.health_port)
+        except OSError as exc:
+            await health.stop()
+            where = f"{settings.health_host}:{settings.health_port}"
+            print(
+                f"Cannot serve health checks on {where}: {exc.strerror or exc}. "
+                "Choose another STRIKEBOT_HEALTH_PORT.",
+                file=sys.stderr,
+                flush=True,
+            )
+            bot.store.close()
+            return 2
     supervisors = [
         asyncio.create_task(
             supervise(p, s, stop, retry_max=settings.retry_max), name=f"run-{p.name}"

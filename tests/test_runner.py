@@ -276,3 +276,23 @@ def test_a_live_probe_overrides_a_stale_connected_state():
     state.set(CONNECTED)
     state.probe = lambda: False  # the library is resuming its gateway session
     assert not state.connected and state.snapshot()["state"] == "reconnecting"
+
+
+def test_a_health_port_in_use_is_one_line_and_exit_2(bot, capsys):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        status = run(
+            serve(
+                settings(STRIKEBOT_HEALTH_PORT=port),
+                bot,
+                console=False,
+                platforms=[FakePlatform("slack")],
+            )
+        )
+    err = capsys.readouterr().err
+    assert status == 2
+    assert f"Cannot serve health checks on 127.0.0.1:{port}" in err and "Traceback" not in err
