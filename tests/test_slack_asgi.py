@@ -132,7 +132,10 @@ def test_several_worker_processes_answer_and_stop_on_sigterm(fake, db_path, tmp_
         for q in questions:
             fields = slash_payload("/strike", f"ask {q}", response_url=fake.response_url())
             assert post(port, urlencode(fields)) == 200
-        fake.wait_for(RESPONSE_URL, count=len(questions), timeout=20)
+        replies = fake.wait_for(RESPONSE_URL, count=len(questions), timeout=20)
+        # One user, 12 commands, 8 a minute allowed: counted together across the workers.
+        notices = [r for r in replies if "faster than I can keep up" in json.dumps(r.params)]
+        assert len(notices) == len(questions) - 8
         assert len(fake.calls_to("auth.test")) >= 2  # each worker checked the token itself
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0

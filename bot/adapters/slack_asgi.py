@@ -58,7 +58,8 @@ class SlackASGI:
 
     def start(self) -> None:
         """Blocking start-up; raises PlatformError on a bad token or setting."""
-        self.bot = build_bot(self.settings)
+        # Workers serve the same users: their rates are counted together in the database.
+        self.bot = build_bot(self.settings, shared_limits=True)
         self.platform = SlackPlatform(self.settings, self.bot)
         app, _client, _ = self.platform.prepare(http_only=True)
         self.bot.warm()

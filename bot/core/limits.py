@@ -33,16 +33,19 @@ go first).
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from bot.core.language import tokens
 from bot.core.models import Answer, Question
+
+log = logging.getLogger(__name__)
 
 WINDOW_S = 60.0
 MAX_KEYS = 50_000
@@ -207,6 +210,70 @@ class Earlier:
     pointed: set[str] = field(default_factory=set)
 
 
+class RateCounter(Protocol):
+    """Where a SharedWindow keeps its events (bot.store.rate_events.RateEvents)."""
+
+    def wait(self, scope: str, key: str, limit: int, window: float, now: float) -> float: ...
+
+    def add(self, scope: str, key: str, now: float) -> None: ...
+
+
+class SharedWindow:
+    """A SlidingWindow whose events live in the database, so every process sharing it
+    (several Slack HTTP workers) counts together. Needs a wall clock. A database that
+    cannot be read or written never stops a question: the event is admitted (fail open)
+    and one warning is logged."""
+
+    def __init__(
+        self, scope: str, limit: int, counter: RateCounter, window: float = WINDOW_S,
+        *, clock: Clock = time.time,
+    ):  # fmt: skip
+        self.scope = scope
+        self.limit = limit
+        self.window = window
+        self.counter = counter
+        self.clock = clock
+        self._warned = False
+
+    @staticmethod
+    def _key(key: Hashable) -> str:
+        return "\x1f".join(map(str, key)) if isinstance(key, tuple) else str(key)
+
+    def _failed(self, exc: Exception) -> None:
+        if not self._warned:
+            self._warned = True
+            log.warning("%s limit counted in this process only for now: %s", self.scope, exc)
+
+    def wait(self, key: Hashable, now: float | None = None) -> float:
+        """Seconds until `key` may have another event; 0.0 when it may now."""
+        if self.limit <= 0:
+            return 0.0
+        now = self.clock() if now is None else now
+        try:
+            wait = self.counter.wait(self.scope, self._key(key), self.limit, self.window, now)
+        except Exception as exc:  # the store's errors: never block an answer on them
+            self._failed(exc)
+            return 0.0
+        return max(0.0, wait)
+
+    def add(self, key: Hashable, now: float | None = None) -> None:
+        """Count an event for `key`."""
+        if self.limit <= 0:
+            return
+        try:
+            self.counter.add(self.scope, self._key(key), self.clock() if now is None else now)
+        except Exception as exc:
+            self._failed(exc)
+
+    def hit(self, key: Hashable) -> float:
+        """Admit and count an event now (0.0), or say how long to wait (nothing counted)."""
+        now = self.clock()
+        wait = self.wait(key, now)
+        if wait <= 0:
+            self.add(key, now)
+        return wait
+
+
 class Limits:
     """Every abuse limit of one bot, with one lock and one clock."""
 
@@ -221,21 +288,34 @@ class Limits:
         clock: Clock = time.monotonic,
         window: float = WINDOW_S,
         max_keys: int = MAX_KEYS,
+        shared: RateCounter | None = None,
     ):
+        """With `shared`, the three rates are counted in the database (give a wall
+        `clock`); notices and repeats stay with this process."""
         self.clock = clock
         self.window = window
         self.repeat_window = repeat_window
         self.trusted = frozenset(trusted)
-        self.users = SlidingWindow(user_rate, window, clock=clock, max_keys=max_keys)
-        self.channels = SlidingWindow(channel_rate, window, clock=clock, max_keys=max_keys)
-        self.admins = SlidingWindow(admin_rate, window, clock=clock, max_keys=max_keys)
+        self.users: SlidingWindow | SharedWindow
+        self.channels: SlidingWindow | SharedWindow
+        self.admins: SlidingWindow | SharedWindow
+        if shared is None:
+            self.users = SlidingWindow(user_rate, window, clock=clock, max_keys=max_keys)
+            self.channels = SlidingWindow(channel_rate, window, clock=clock, max_keys=max_keys)
+            self.admins = SlidingWindow(admin_rate, window, clock=clock, max_keys=max_keys)
+        else:  # counted in the database, with every process sharing it
+            self.users = SharedWindow("user", user_rate, shared, window, clock=clock)
+            self.channels = SharedWindow("channel", channel_rate, shared, window, clock=clock)
+            self.admins = SharedWindow("admin", admin_rate, shared, window, clock=clock)
         self._told = Expiring(max_keys)
         self._earlier = Expiring(max_keys)
         self._commands: OrderedDict[int, Any] = OrderedDict()
         self._lock = threading.Lock()
 
     @classmethod
-    def from_config(cls, config: Any, clock: Clock = time.monotonic) -> Limits:
+    def from_config(
+        cls, config: Any, clock: Clock = time.monotonic, shared: RateCounter | None = None
+    ) -> Limits:
         """The limits a `BotConfig` asks for."""
         return cls(
             user_rate=config.user_rate,
@@ -244,6 +324,7 @@ class Limits:
             admin_rate=config.admin_rate,
             trusted=config.trusted_platforms,
             clock=clock,
+            shared=shared,
         )
 
     # --- rates ---------------------------------------------------------------------------

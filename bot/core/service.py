@@ -17,7 +17,7 @@ from pathlib import Path
 from bot.core.bulk import paused_gc
 from bot.core.composer import Composer, Knowledge
 from bot.core.language import Language, clean
-from bot.core.limits import IGNORED, TRUSTED, Limits
+from bot.core.limits import IGNORED, TRUSTED, WINDOW_S, Limits
 from bot.core.matcher import Analysis, Match, Matcher
 from bot.core.models import Answer, Question, Source, Topic
 from bot.store.db import Store, StoreError
@@ -28,6 +28,7 @@ from bot.store.knowledge_files import (
     load_language,
     load_topics,
 )
+from bot.store.rate_events import RateEvents
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,7 @@ class BotConfig:
     repeat_window: float = 0.0  # seconds a repeat points to the earlier answer
     admin_rate: int = 0  # admin commands per admin per minute
     trusted_platforms: frozenset[str] = TRUSTED  # never limited: local operators
+    shared_limits: bool = False  # rates counted in the database, across processes
 
 
 def knowledge_fingerprint(directory: Path) -> str:
@@ -114,12 +116,16 @@ class StrikeBot:
         *,
         today: Callable[[], dt.date] = dt.date.today,
         sync_bundled: bool = True,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] | None = None,
     ):
         self.store = store
         self.config = config
         self.today = today
-        self.limits = Limits.from_config(config, clock)
+        if config.shared_limits:  # several processes count together: a wall clock
+            counter = RateEvents(store, WINDOW_S)
+            self.limits = Limits.from_config(config, clock or time.time, shared=counter)
+        else:
+            self.limits = Limits.from_config(config, clock or time.monotonic)
         self._lock = threading.RLock()
         self.language = self._load_language()
         if sync_bundled:

@@ -8,8 +8,9 @@ from bot.settings import Settings
 from bot.store.db import Store
 
 
-def bot_config(settings: Settings) -> BotConfig:
-    """What the core needs from the settings."""
+def bot_config(settings: Settings, *, shared_limits: bool = False) -> BotConfig:
+    """What the core needs from the settings; `shared_limits` when several processes
+    serve the same users (Slack HTTP workers)."""
     return BotConfig(
         knowledge_dir=settings.knowledge_dir,
         min_confidence=settings.min_confidence,
@@ -20,9 +21,15 @@ def bot_config(settings: Settings) -> BotConfig:
         channel_rate=settings.channel_rate,
         repeat_window=settings.repeat_window,
         admin_rate=settings.admin_rate,
+        shared_limits=shared_limits,
     )
 
 
-def build_bot(settings: Settings, store: Store | None = None) -> StrikeBot:
+def build_bot(
+    settings: Settings, store: Store | None = None, *, shared_limits: bool = False
+) -> StrikeBot:
     """The core over `store` (default: the configured database)."""
-    return StrikeBot(store if store is not None else Store(settings.db), bot_config(settings))
+    return StrikeBot(
+        store if store is not None else Store(settings.db),
+        bot_config(settings, shared_limits=shared_limits),
+    )

@@ -190,7 +190,14 @@ def _v3(db: sqlite_utils.Database) -> None:
     db["deliveries"].create_index(["subscription_id", "status"])
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3]
+def _v4(db: sqlite_utils.Database) -> None:
+    """Rate-limit events shared by several processes on one database (Slack HTTP workers):
+    one row per admitted question or admin command, deleted once out of every window."""
+    db["rate_events"].create({"scope": str, "key": str, "at": float})
+    db["rate_events"].create_index(["scope", "key", "at"])
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4]
 
 
 def current_version(db: sqlite_utils.Database) -> int:
