@@ -747,7 +747,8 @@ def restore_cmd(app: App, path: Path) -> None:
 @guarded
 def run(app: App, no_console: bool) -> None:
     """Start the bot: console chat, plus Slack and Discord when their tokens are set."""
-    from bot.runner import is_terminal, run_all
+    from bot.runner import run_all
+    from bot.runtime.terminal import is_terminal
 
     # Log lines would interleave with the chat: on a terminal, only warnings (unless set).
     configure_logging(app.settings, serving=no_console or not is_terminal(sys.stdin))

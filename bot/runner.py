@@ -23,6 +23,7 @@ from bot.runtime.supervisor import (
     install_stop_signals,
     supervise,
 )
+from bot.runtime.terminal import is_terminal
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -52,12 +53,6 @@ def configured_platforms(settings: Settings, bot: StrikeBot) -> list[Platform]:
     return platforms
 
 
-def is_terminal(stream: TextIO) -> bool:
-    """Whether `stream` is attached to a terminal."""
-    isatty = getattr(stream, "isatty", None)
-    return bool(isatty and isatty())
-
-
 def _start_console(bot: StrikeBot, stdin: TextIO, done: Callable[[], None]) -> None:
     """The console chat on a daemon thread (a blocked read must not hold up the exit)."""
 
@@ -85,7 +80,6 @@ async def serve(
     stdin = stdin if stdin is not None else sys.stdin
     stop = stop or asyncio.Event()
     install_stop_signals(stop)
-    loop = asyncio.get_running_loop()
     platforms = configured_platforms(settings, bot) if platforms is None else platforms
     states = [PlatformState(p.name) for p in platforms]
     with_console = console and is_terminal(stdin)
@@ -95,22 +89,44 @@ async def serve(
             print(NOTHING_TO_RUN, file=sys.stderr, flush=True)
             return 1
     await asyncio.to_thread(bot.warm)
-    health = None
-    if settings.health_port is not None:
-        health = HealthServer(bot, states)
-        try:
-            await health.start(settings.health_host, settings.health_port)
-        except OSError as exc:
+    health = HealthServer(bot, states) if settings.health_port is not None else None
+    try:
+        if health is not None:
+            try:
+                await health.start(settings.health_host, settings.health_port)
+            except OSError as exc:
+                where = f"{settings.health_host}:{settings.health_port}"
+                print(
+                    f"Cannot serve health checks on {where}: {exc.strerror or exc}. "
+                    "Choose another STRIKEBOT_HEALTH_PORT.",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                return 2
+        status = await _serve_until_stopped(
+            settings, bot, platforms, states, stop, with_console, stdin, health, on_started
+        )
+    finally:
+        if health is not None:
             await health.stop()
-            where = f"{settings.health_host}:{settings.health_port}"
-            print(
-                f"Cannot serve health checks on {where}: {exc.strerror or exc}. "
-                "Choose another STRIKEBOT_HEALTH_PORT.",
-                file=sys.stderr,
-                flush=True,
-            )
-            bot.store.close()
-            return 2
+        bot.store.close()
+    log.info("stopped")
+    return status
+
+
+async def _serve_until_stopped(
+    settings: Settings,
+    bot: StrikeBot,
+    platforms: list[Platform],
+    states: list[PlatformState],
+    stop: asyncio.Event,
+    with_console: bool,
+    stdin: TextIO,
+    health: HealthServer | None,
+    on_started: Callable[[HealthServer | None], None] | None,
+) -> int:
+    """Supervise the platforms (and the console) until `stop`, then let them finish."""
+    loop = asyncio.get_running_loop()
     supervisors = [
         asyncio.create_task(
             supervise(p, s, stop, retry_max=settings.retry_max), name=f"run-{p.name}"
@@ -122,30 +138,24 @@ async def serve(
     if on_started is not None:
         on_started(health)
     status = 0
-    try:
-        waiting = asyncio.create_task(stop.wait())
-        pending = {waiting, *supervisors}
-        while not stop.is_set():
-            _done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-            if not with_console and all(t.done() for t in supervisors):
-                # Only configuration errors end a supervisor early: nothing left to serve.
-                if supervisors and all(s.state == FAILED for s in states):
-                    print(ALL_FAILED, file=sys.stderr, flush=True)
-                    status = 1
-                stop.set()
-        log.info("stopping: finishing requests in flight (up to %.0f s)", settings.shutdown_grace)
-        if supervisors:
-            _done, unfinished = await asyncio.wait(
-                supervisors, timeout=settings.shutdown_grace + EXTRA_STOP_S
-            )
-            for task in unfinished:
-                task.cancel()
-        waiting.cancel()
-    finally:
-        if health is not None:
-            await health.stop()
-        bot.store.close()
-    log.info("stopped")
+    waiting = asyncio.create_task(stop.wait())
+    pending = {waiting, *supervisors}
+    while not stop.is_set():
+        _done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+        if not with_console and all(t.done() for t in supervisors):
+            # Only configuration errors end a supervisor early: nothing left to serve.
+            if supervisors and all(s.state == FAILED for s in states):
+                print(ALL_FAILED, file=sys.stderr, flush=True)
+                status = 1
+            stop.set()
+    log.info("stopping: finishing requests in flight (up to %.0f s)", settings.shutdown_grace)
+    if supervisors:
+        _done, unfinished = await asyncio.wait(
+            supervisors, timeout=settings.shutdown_grace + EXTRA_STOP_S
+        )
+        for task in unfinished:
+            task.cancel()
+    waiting.cancel()
     return status
 
 

@@ -9,6 +9,7 @@ from typing import TextIO
 from bot.core.models import Citation, Question
 from bot.core.service import StrikeBot
 from bot.render.text import citation_line, human_date
+from bot.runtime.terminal import is_terminal
 
 HELP = """Ask me anything about the strike in your own words, e.g. "how long has it lasted?"
 Commands: status (the latest picture), topics (what I can answer), sources, help, quit."""
@@ -53,10 +54,8 @@ def run_chat(
         as_of = f" (knowledge as of {human_date(status.as_of)})" if status.as_of else ""
         write(f"strikebot{as_of}. Type a question, `help` or `quit`.")
     while True:
-        if interactive:
-            write_prompt = getattr(stdin, "isatty", lambda: False)()
-            if write_prompt:
-                print("you> ", end="", flush=True)
+        if interactive and is_terminal(stdin):
+            print("you> ", end="", flush=True)
         line = stdin.readline()
         if not line:
             return

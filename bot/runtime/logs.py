@@ -12,6 +12,7 @@ from typing import TextIO
 from pydantic import SecretStr
 from pythonjsonlogger.json import JsonFormatter
 
+from bot.runtime.terminal import is_terminal
 from bot.settings import Settings
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -70,8 +71,7 @@ def wants_json(log_format: str, stream: TextIO) -> bool:
     """JSON when asked, or (auto) when the stream is not a terminal."""
     if log_format != "auto":
         return log_format == "json"
-    isatty = getattr(stream, "isatty", None)
-    return not (isatty and isatty())
+    return not is_terminal(stream)
 
 
 def level_for(settings: Settings, *, serving: bool) -> int:
