@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -55,6 +56,7 @@ class SlackASGI:
         self.platform: SlackPlatform | None = None
         self.handler: ThreadedSlackRequestHandler | None = None
         self.state = PlatformState("slack")
+        self.started = time.time()
 
     def start(self) -> None:
         """Blocking start-up; raises PlatformError on a bad token or setting."""
@@ -117,8 +119,9 @@ class SlackASGI:
         if self.bot is None:
             await _respond(send, 503, b'{"ready": false}', "application/json")
             return
-        report = await asyncio.to_thread(health_report, self.bot, [self.state], started=0.0)
-        report.pop("uptime_s", None)
+        report = await asyncio.to_thread(
+            health_report, self.bot, [self.state], started=self.started
+        )
         body = json.dumps(report).encode()
         await _respond(send, 200 if report["ready"] else 503, body, "application/json")
 

@@ -100,7 +100,30 @@ def repeat_text(status: bool, ago: float) -> str:
     return f"I answered that in this channel {when}."
 
 
-class SlidingWindow:
+class Rate:
+    """At most `limit` events per key in any `window` seconds; subclasses keep the events."""
+
+    limit: int
+    clock: Clock
+    _lock: threading.RLock
+
+    def wait(self, key: Hashable, now: float | None = None) -> float:
+        raise NotImplementedError
+
+    def add(self, key: Hashable, now: float | None = None) -> None:
+        raise NotImplementedError
+
+    def hit(self, key: Hashable) -> float:
+        """Admit and count an event now (0.0), or say how long to wait (nothing counted)."""
+        with self._lock:
+            now = self.clock()
+            wait = self.wait(key, now)
+            if wait <= 0:
+                self.add(key, now)
+            return wait
+
+
+class SlidingWindow(Rate):
     """At most `limit` events per key in any `window` seconds: a log of each key's admitted
     events. Thread-safe. Keys with no event in the last window are forgotten; beyond
     `max_keys` the least recently used key goes first."""
@@ -152,15 +175,6 @@ class SlidingWindow:
                 self._events.move_to_end(key)
             events.append(now)
             self._forget(now)
-
-    def hit(self, key: Hashable) -> float:
-        """Admit and count an event now (0.0), or say how long to wait (nothing counted)."""
-        with self._lock:
-            now = self.clock()
-            wait = self.wait(key, now)
-            if wait <= 0:
-                self.add(key, now)
-            return wait
 
     def _forget(self, now: float) -> None:
         while self._events:
@@ -218,7 +232,7 @@ class RateCounter(Protocol):
     def add(self, scope: str, key: str, now: float) -> None: ...
 
 
-class SharedWindow:
+class SharedWindow(Rate):
     """A SlidingWindow whose events live in the database, so every process sharing it
     (several Slack HTTP workers) counts together. Needs a wall clock. A database that
     cannot be read or written never stops a question: the event is admitted (fail open)
@@ -233,6 +247,7 @@ class SharedWindow:
         self.window = window
         self.counter = counter
         self.clock = clock
+        self._lock = threading.RLock()
         self._warned = False
 
     @staticmethod
@@ -265,14 +280,6 @@ class SharedWindow:
         except Exception as exc:
             self._failed(exc)
 
-    def hit(self, key: Hashable) -> float:
-        """Admit and count an event now (0.0), or say how long to wait (nothing counted)."""
-        now = self.clock()
-        wait = self.wait(key, now)
-        if wait <= 0:
-            self.add(key, now)
-        return wait
-
 
 class Limits:
     """Every abuse limit of one bot, with one lock and one clock."""
@@ -296,9 +303,9 @@ class Limits:
         self.window = window
         self.repeat_window = repeat_window
         self.trusted = frozenset(trusted)
-        self.users: SlidingWindow | SharedWindow
-        self.channels: SlidingWindow | SharedWindow
-        self.admins: SlidingWindow | SharedWindow
+        self.users: Rate
+        self.channels: Rate
+        self.admins: Rate
         if shared is None:
             self.users = SlidingWindow(user_rate, window, clock=clock, max_keys=max_keys)
             self.channels = SlidingWindow(channel_rate, window, clock=clock, max_keys=max_keys)
