@@ -14,7 +14,6 @@ import http.client
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,6 +28,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from tests.fakes.slack_api import BOT_TOKEN, RESPONSE_URL, FakeSlackAPI, slash_payload  # noqa: E402
+from tests.test_slack_asgi import free_port  # noqa: E402
 from tests.test_slack_http import SECRET, sign  # noqa: E402
 
 QUESTIONS = [
@@ -42,12 +42,6 @@ QUESTIONS = [
     "who won the world cup?",
 ]
 STRIKEBOT = [str(Path(sys.executable).with_name("strikebot"))]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Connection(threading.local):
