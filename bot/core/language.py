@@ -7,6 +7,9 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from itertools import repeat
+from typing import Any
+
+from bot.core.english import is_word, lemma
 
 _TOKEN_RE = re.compile(r"\d+(?:[.,]\d+)?|[^\W\d_]+", re.UNICODE)
 _QUOTES = str.maketrans(
@@ -25,6 +28,26 @@ _FIGURE_RE = re.compile(r"(?<!\S)\d[\d.]*(?!\S)")
 _BREAKS = frozenset(("Cc", "Cs", "Co", "Cn", "Zl", "Zp"))
 _ASCII_BREAKS = {i: " " for i in [*range(32), 127]}
 _PERCENT_RE = re.compile(r"(\d)\s*%")
+# Units a figure of time ends in: "130 days", "three years" hold a duration.
+_UNITS = frozenset(
+    [
+        "second",
+        "seconds",
+        "minute",
+        "minutes",
+        "hour",
+        "hours",
+        "day",
+        "days",
+        "week",
+        "weeks",
+        "month",
+        "months",
+        "year",
+        "years",
+        "duration",
+    ]
+)
 
 
 def clean(text: str) -> str:
@@ -51,11 +74,24 @@ def tokens(text: str) -> list[str]:
     folded = text.translate(_ASCII_BREAKS).lower() if text.isascii() else fold(clean(text))
     if "%" in folded:
         folded = _PERCENT_RE.sub(_percent, folded)
-    out = _TOKEN_RE.findall(folded.replace("'s ", " "))
+    if "'" in folded:
+        folded = _CONTRACTION_RE.sub(_expand, _POSSESSIVE_RE.sub("", folded))
+    out = _TOKEN_RE.findall(folded)
     if "," in folded:
         # "3,5" is a decimal comma, "100,000" a thousands separator.
         out = [_number(t) if "," in t else t for t in out]
     return out
+
+
+_POSSESSIVE_RE = re.compile(r"'s\b")
+_CONTRACTION_RE = re.compile(r"\b(won|can|shan|ain)'t\b|n't\b")
+_CONTRACTIONS = {"won": "will not", "can": "can not", "shan": "shall not", "ain": "is not"}
+
+
+def _expand(match: re.Match[str]) -> str:
+    """ "won't" -> "will not", "didn't" -> "did not": "won" is not a word of "won't"."""
+    head = match.group(1)
+    return " " + _CONTRACTIONS[head] if head else " not"
 
 
 def _percent(match: re.Match[str]) -> str:
@@ -69,12 +105,16 @@ def _number(token: str) -> str:
 
 
 def stem(token: str) -> str:
-    """A deliberately light plural stripper: 'offers' -> 'offer', 'studies' -> 'study'."""
+    """The base form of a word ("offers" -> "offer", "struck" -> "strike"); a light plural
+    stripper for words English does not know ("amptps")."""
     if len(token) <= 3 or token[0].isdigit():
         return token
+    base = lemma(token)
+    if base != token:
+        return base
     if token.endswith("ies") and len(token) > 4:
         return token[:-3] + "y"
-    if token.endswith("s") and not token.endswith(("ss", "us", "is")):
+    if token.endswith("s") and not token.endswith(("ss", "us", "is")) and not is_word(token):
         return token[:-1]
     return token
 
@@ -93,7 +133,23 @@ def answer_markers(toks: list[str], concepts: list[str]) -> set[str]:
         marks.add("#number")
     if any(len(t) == 4 and t.isdigit() and 1900 <= int(t) <= 2100 for t in numbers):
         marks.add("#year")
+    if numbers and any(
+        is_number(t) and _UNITS.intersection(seq[i + 1 : i + 3])
+        for seq in (toks, concepts)
+        for i, t in enumerate(seq)
+    ):
+        marks.add("#duration")
     return marks
+
+
+def counted(concepts: list[str]) -> set[str]:
+    """The concepts a figure counts in a text: "six WGA staff members" counts "wga", "staff"
+    and "member" ("how many members ...?" wants such a figure)."""
+    out: set[str] = set()
+    for i, concept in enumerate(concepts):
+        if is_number(concept):
+            out.update(c for c in concepts[i + 1 : i + 4] if not is_number(c))
+    return out
 
 
 def _phrase_lengths(phrases: dict[tuple[str, ...], str]) -> dict[str, tuple[int, ...]]:
@@ -117,7 +173,10 @@ class Language:
     entities: frozenset[str] = frozenset()
     generic: frozenset[str] = frozenset()
     answer_types: dict[tuple[str, ...], frozenset[str]] = field(default_factory=dict)
+    subjects: frozenset[str] = frozenset()  # canonical words of the synonym groups
+    roles: dict[str, str] = field(default_factory=dict)  # a party's concept -> its role's
     phrase_lengths: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    recipe: dict[str, Any] = field(default_factory=dict, repr=False)
     _words: dict[str, str | None] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -131,7 +190,18 @@ class Language:
         entities: tuple[str, ...] = (),
         generic: tuple[str, ...] = (),
         answer_types: dict[str, tuple[str, ...]] | None = None,
+        roles: dict[str, str] | None = None,
     ) -> Language:
+        recipe = {
+            "synonyms": list(synonyms),
+            "stopwords": stopwords,
+            "filler": filler,
+            "question_words": question_words,
+            "compare_cues": compare_cues,
+            "entities": entities,
+            "generic": generic,
+            "answer_types": answer_types,
+        }
         generic_words = frozenset(stem(t) for w in generic for t in tokens(w))
         phrases: dict[tuple[str, ...], str] = {}
         for group in synonyms:
@@ -160,8 +230,41 @@ class Language:
                 for cue, words in (answer_types or {}).items()
                 if tokens(cue)
             },
+            subjects=frozenset(phrases.values()),
+            roles={
+                phrases.get(tuple(tokens(name)), "_".join(tokens(name))): role
+                for name, role in (roles or {}).items()
+            },
             phrase_lengths=_phrase_lengths(phrases),
+            recipe=recipe,
         )
+
+    def extended(
+        self,
+        names: list[tuple[str, ...]],
+        terms: list[tuple[str, ...]] = (),  # type: ignore[assignment]
+        roles: dict[str, str] | None = None,
+    ) -> Language:
+        """This language with a pack's own vocabulary in front: each party's `names` read
+        as that party (they win over the general words: "the studios" is that dispute's
+        employer), and its `terms`, each group one meaning. A term group that shares an
+        entry with a general group joins that group ("raise" stays a word for pay)."""
+        joined = []
+        for group in terms:
+            general = next(
+                (
+                    self.phrases[key]
+                    for key in map(tuple, map(tokens, group))
+                    if key in self.phrases
+                ),
+                None,
+            )
+            joined.append(group if general is None else (general.replace("_", " "), *group))
+        recipe = dict(self.recipe)
+        recipe["synonyms"] = [*names, *joined, *recipe.get("synonyms", ())]
+        entities = tuple(group[0] for group in names)
+        recipe["entities"] = (*entities, *recipe.get("entities", ()))
+        return Language.build(**recipe, roles=roles)
 
     @property
     def ignorable(self) -> frozenset[str]:
@@ -201,9 +304,10 @@ class Language:
             return self._words[token]
         except KeyError:
             pass
-        concept = self.phrases.get((token,)) or self.phrases.get((stem(token),))
+        base = stem(token)
+        concept = self.phrases.get((token,)) or self.phrases.get((base,))
         if concept is None and token not in self.stopwords and token not in self.filler:
-            concept = stem(token)
+            concept = None if base in self.stopwords else base
         if len(self._words) < 200_000:
             self._words[token] = concept
         return concept

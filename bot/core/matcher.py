@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -21,7 +22,8 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
 from bot.core.bulk import paused_gc
-from bot.core.language import Language, answer_markers, is_number, tokens
+from bot.core.english import is_noun, is_word, rarity
+from bot.core.language import Language, answer_markers, counted, is_number, tokens
 from bot.core.models import Fact, Topic
 
 CANDIDATES = 16
@@ -42,6 +44,8 @@ GENERIC_WEIGHT = 0.3
 UNKNOWN_WEIGHT = 0.8  # times the highest idf: a word no fact uses weighs more than any other
 UNKNOWN_PENALTY = 0.2
 ANSWER_TYPE_PENALTY = 0.7
+COUNT_PENALTY = 0.45
+SUBJECT_PENALTY = 0.7
 COVERAGE_SHARE = 0.72
 COVERAGE_POWER = 1.5
 MIN_EVIDENCE = 1.2  # summed idf of matched concepts below which a match is too thin to trust
@@ -59,6 +63,7 @@ class Analysis:
     compare: bool
     text: str
     expects: tuple[frozenset[str], ...] = ()
+    counts: str | None = None  # "how many members ...": the concept a figure must count
 
     @property
     def empty(self) -> bool:
@@ -84,6 +89,7 @@ class _Entry:
     docs: list[str]
     aliases: list[tuple[str, ...]]
     markers: frozenset[str]
+    counted: frozenset[str] = frozenset()
 
 
 @dataclass(slots=True)
@@ -100,6 +106,7 @@ class Matcher:
     buckets: dict[tuple[int, str], list[str]] = field(default_factory=dict)
     frequency: dict[str, int] = field(default_factory=dict)
     max_idf: float = 1.0
+    names: frozenset[str] = frozenset()  # the parties, people and places the facts name
     _repairs: dict[str, str | None] = field(default_factory=dict)
 
     @classmethod
@@ -146,6 +153,8 @@ class Matcher:
             frequency.update(text_tokens)
             frequency.update(other_tokens)
             index = len(matcher.entries)
+            # A fact naming a party is about its role too: "the union" finds the UAW's facts.
+            in_text.update(language.roles[c] for c in in_text & language.roles.keys())
             concepts = frozenset(in_text | elsewhere)
             matcher.entries.append(
                 _Entry(
@@ -155,6 +164,7 @@ class Matcher:
                     docs=[d for d in dict.fromkeys(docs) if d],
                     aliases=aliases,
                     markers=frozenset(markers),
+                    counted=frozenset(counted(text_concepts)),
                 )
             )
             for concept in elsewhere:
@@ -162,6 +172,9 @@ class Matcher:
             for concept in in_text - elsewhere:
                 weak[concept].append(index)
         frequency.pop(_SEPARATOR, None)
+        matcher.names = language.entities | names_in(
+            (e.fact.text for e in matcher.entries), language
+        )
         n = max(len(matcher.entries), 1)
         matcher.postings = {c: strong.get(c, []) + weak.get(c, []) for c in strong.keys() | weak}
         matcher.idf = {c: math.log(1 + n / len(ids)) for c, ids in matcher.postings.items()}
@@ -246,6 +259,9 @@ class Matcher:
             if base is not None:
                 fixed.append(base)
                 continue
+            if is_word(tok):  # a real word the knowledge does not use is not a typo
+                fixed.append(tok)
+                continue
             repair = self._correct(tok)
             if repair:
                 corrected[tok] = repair
@@ -267,16 +283,22 @@ class Matcher:
                 weight = self.idf[concept]
                 if concept in lang.generic:
                     weight = min(weight, GENERIC_WEIGHT)
-                if concept in lang.entities:
+                if concept in self.names:
                     # Naming a party is never incidental: "WGA president" is not "AMPTP president".
                     weight = max(weight, 0.5 * max_idf)
             elif concept in lang.generic:
                 weight = GENERIC_WEIGHT
             elif len(concept) <= 3 and not is_number(concept):
                 weight = 0.2  # stray letters and chat abbreviations ("rn", "nah", "tbh")
+            elif (
+                (rare := rarity(concept)) < 0.5
+                and concept not in lang.subjects
+                and not is_noun(concept)
+            ):
+                weight = GENERIC_WEIGHT  # everyday English ("anywhere"): not another subject
             else:
                 unknown.add(concept)
-                weight = max_idf * UNKNOWN_WEIGHT
+                weight = max_idf * UNKNOWN_WEIGHT * max(rare, 0.5)
             if concept in corrected.values():
                 weight *= 0.9
             weights[concept] = weight
@@ -287,6 +309,13 @@ class Matcher:
             for concept in unknown:
                 weights[concept] *= scale
         compare = lang.wants_comparison(fixed)
+        counts = None
+        for i in range(len(fixed) - 2):
+            if fixed[i] == "how" and fixed[i + 1] == "many":
+                following = lang.concepts(fixed[i + 2 : i + 4])
+                if following and following[0] not in lang.generic:
+                    counts = following[0]
+                break
         return Analysis(
             concepts=concepts,
             weights=weights,
@@ -296,6 +325,7 @@ class Matcher:
             compare=compare,
             text=" ".join(c for c in concepts if c not in cue_words),
             expects=tuple(lang.expected_answers(fixed)),
+            counts=counts,
         )
 
     # --- candidates and scores -----------------------------------------------------------
@@ -368,11 +398,24 @@ class Matcher:
                 break
         if analysis.numbers - entry.numbers:
             score *= 0.45  # a figure or year the fact does not contain: another event
-        if any(c in self.language.entities and c not in entry.concepts for c in concepts):
+        if any(c in self.names and c not in entry.concepts for c in concepts):
             score *= 0.7  # a party the fact does not mention at all
         for wanted in analysis.expects:
             if not wanted & entry.markers:
                 score *= ANSWER_TYPE_PENALTY  # "when ...?" but the fact holds no date
+        missing = [
+            c
+            for c in concepts
+            if not analysis.compare  # "compare the offer with the demand": one side each
+            and c in self.language.subjects
+            and c not in entry.concepts
+            and c not in self.language.generic
+            and not is_number(c)
+        ]
+        for _ in missing[:2]:
+            score *= SUBJECT_PENALTY  # a subject of its own ("strike pay") the fact leaves out
+        if analysis.counts and analysis.counts not in entry.counted:
+            score *= COUNT_PENALTY  # "how many members" but no figure of members
         if analysis.unknown:
             unknown = sum(analysis.weights[c] for c in analysis.unknown) / total
             score *= 1 - UNKNOWN_PENALTY * unknown  # words no fact uses: likely another subject
@@ -424,3 +467,57 @@ def _insertion_or_swap(token: str, word: str) -> bool:
 def _contains(haystack: tuple[str, ...], needle: tuple[str, ...]) -> bool:
     size = len(needle)
     return any(haystack[i : i + size] == needle for i in range(len(haystack) - size + 1))
+
+
+_WORD_RE = re.compile(r"[^\W\d_]+")
+_SENTENCE_START = re.compile(r"(?:^|[.!?:;\"“(]\s*)$")
+_CALENDAR = frozenset(
+    [
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+    ]
+)
+NAME_SHARE = 0.8  # of a word's uses capitalised mid-sentence, for it to be a name
+
+
+def names_in(texts: Iterable[str], language: Language) -> frozenset[str]:
+    """The concepts of the names in the facts: words written capitalised (or in capitals)
+    nearly every time they are used mid-sentence ("WGA", "Lombardini", "Netflix"), not
+    calendar words. A pack needs no list of its parties for a question naming one to be
+    read as about that one."""
+    capital: Counter[str] = Counter()
+    seen: Counter[str] = Counter()
+    for text in texts:
+        for match in _WORD_RE.finditer(text):
+            word = match.group()
+            start = match.start()
+            if _SENTENCE_START.search(text[max(0, start - 3) : start]):
+                continue
+            low = word.lower()
+            seen[low] += 1
+            if word[0].isupper():
+                capital[low] += 1
+    found = set()
+    for low, count in capital.items():
+        if count >= NAME_SHARE * seen[low] and low not in _CALENDAR and len(low) > 1:
+            concept = language.concepts([low])
+            if concept and concept[0] not in language.subjects:
+                found.add(concept[0])
+    return frozenset(found)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-import re
 import threading
 import time
 import unicodedata
@@ -18,8 +17,9 @@ from bot.core.bulk import paused_gc
 from bot.core.composer import Composer, Knowledge
 from bot.core.language import Language, clean
 from bot.core.limits import IGNORED, TRUSTED, WINDOW_S, Limits
-from bot.core.matcher import Analysis, Match, Matcher
+from bot.core.matcher import Matcher
 from bot.core.models import Answer, Question, Source, Topic
+from bot.core.reading import best_reading, is_status_request
 from bot.store.db import Store, StoreError
 from bot.store.knowledge_files import (
     KnowledgeSet,
@@ -33,8 +33,6 @@ from bot.store.rate_events import RateEvents
 log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 1000
-MAX_SENTENCES = 3
-_SENTENCE_END = re.compile(r"(?<=[?.!])\s+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,30 +233,12 @@ class StrikeBot:
         cleaned, problem = check_question(text)
         if problem:
             return composer.invalid(text if isinstance(text, str) else "", problem)
-        analysis, matches = self._best_reading(cleaned)
-        if analysis.concepts and self._is_status_request(analysis):
+        analysis, matches = best_reading(self.matcher, cleaned)
+        if analysis.concepts and is_status_request(self.language, analysis):
             answer = composer.status()
             answer.question = cleaned
             return answer
         return composer.answer(cleaned, analysis, matches)
-
-    def _best_reading(self, text: str) -> tuple[Analysis, list[Match]]:
-        """Match the whole message and, for a message of several sentences ("I was on the
-        picket line and someone said ... What did they actually offer?"), its questions on
-        their own too: the reading whose best fact scores highest wins."""
-        readings = [self.matcher.match(text)]
-        sentences = [p for p in _SENTENCE_END.split(text) if len(p.split()) >= 2]
-        if len(sentences) > 1:
-            # The questions in it and its last sentence, "?" or not (people drop the final
-            # question mark, and adding it must not change the answer): context ("I'm new
-            # to the guild.") is not read as a question of its own.
-            asked = [p for p in sentences[:-1] if p.rstrip().endswith("?")] + sentences[-1:]
-            readings.extend(self.matcher.match(p) for p in asked[-MAX_SENTENCES:])
-        return max(readings, key=lambda r: r[1][0].score if r[1] else 0.0)
-
-    def _is_status_request(self, analysis: Analysis) -> bool:
-        content = [c for c in analysis.concepts if c not in self.language.question_words]
-        return bool(content) and all(c == "status" for c in content)
 
     def ask(self, question: Question) -> Answer:
         """Answer a question from a user and log it (without the user unless configured);
