@@ -89,11 +89,15 @@ class Composer:
 
     # --- pieces --------------------------------------------------------------------------
 
-    def _statement(self, fact: Fact) -> Statement:
+    def _statement(self, fact: Fact, asked: Fact | None = None) -> Statement:
+        """The topic's current `fact`, with the earlier fact the question was about
+        (`asked`: "when did the strike start?" on a topic now saying it ended), else the
+        figure it superseded."""
+        history = asked if asked is not None and asked.id != fact.id else None
         return Statement(
             fact=fact,
             label=self.knowledge.label(fact.topic),
-            history=self.knowledge.previous(fact.topic),
+            history=history or self.knowledge.previous(fact.topic),
         )
 
     def _citations(self, statements: list[Statement]) -> list[Citation]:
@@ -220,7 +224,8 @@ class Composer:
         for topic in topics:
             fact = self.knowledge.current(topic)
             if fact is not None:
-                statements.append(self._statement(fact))
+                matched = best_by_topic.get(topic)
+                statements.append(self._statement(fact, matched.fact if matched else None))
         answer = Answer(
             answered=True,
             text="",

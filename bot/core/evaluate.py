@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,14 +71,34 @@ def read_cases(path: Path) -> list[Case]:
     return cases
 
 
+_MONTHS = {
+    m[:3]: m
+    for m in [
+        *("january", "february", "march", "april", "may", "june"),
+        *("july", "august", "september", "october", "november", "december"),
+    ]
+}
+_MONTH = r"(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
+_DAY_MONTH = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)? (?:of )?{_MONTH}(?![a-z])")
+_MONTH_DAY = re.compile(rf"\b{_MONTH} (\d{{1,2}})(?:st|nd|rd|th)?\b")
+
+
+def _dates(text: str) -> str:
+    """Dates in one order and spelling: "13 Nov", "Nov. 13" and "November 13th" all read
+    "november 13", so an expected date matches however the fact writes it."""
+    text = _DAY_MONTH.sub(lambda m: f"{_MONTHS[m.group(2)]} {int(m.group(1))}", text)
+    return _MONTH_DAY.sub(lambda m: f"{_MONTHS[m.group(1)]} {int(m.group(2))}", text)
+
+
 def judge(case: Case, answer: Answer) -> str | None:
-    """None when the answer passes, else why it does not."""
+    """None when the answer passes, else why it does not. Text is compared without case,
+    and dates in any common order or spelling ("13 October" passes for "Oct. 13")."""
     if not case.answerable:
         return "answered a question it should have declined" if answer.answered else None
     if not answer.answered:
         return "declined a question it should have answered"
-    text = answer.text.casefold()
-    missing = [g for g in case.expect if not any(alt.casefold() in text for alt in g)]
+    text = _dates(answer.text.casefold())
+    missing = [g for g in case.expect if not any(_dates(alt.casefold()) in text for alt in g)]
     if missing:
         return "missing " + " and ".join("/".join(g) for g in missing)
     return None

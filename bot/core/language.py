@@ -142,13 +142,15 @@ def answer_markers(toks: list[str], concepts: list[str]) -> set[str]:
     return marks
 
 
-def counted(concepts: list[str]) -> set[str]:
-    """The concepts a figure counts in a text: "six WGA staff members" counts "wga", "staff"
-    and "member" ("how many members ...?" wants such a figure)."""
+def counted(*sequences: list[str]) -> set[str]:
+    """The words a figure counts in a text (its concepts and its words' base forms): "six
+    WGA staff members" counts "wga", "staff" and "member" ("how many members ...?" wants
+    such a figure); "a 10-day notice" counts "day"."""
     out: set[str] = set()
-    for i, concept in enumerate(concepts):
-        if is_number(concept):
-            out.update(c for c in concepts[i + 1 : i + 4] if not is_number(c))
+    for seq in sequences:
+        for i, word in enumerate(seq):
+            if is_number(word):
+                out.update(stem(w) for w in seq[i + 1 : i + 4] if not is_number(w))
     return out
 
 

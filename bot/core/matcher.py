@@ -16,15 +16,16 @@ import math
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
 from bot.core.bulk import paused_gc
 from bot.core.english import is_noun, is_word, rarity
-from bot.core.language import Language, answer_markers, counted, is_number, tokens
+from bot.core.language import Language, answer_markers, counted, is_number, stem, tokens
 from bot.core.models import Fact, Topic
+from bot.core.scorer import Scorer
 
 CANDIDATES = 16
 COMMON_POSTINGS = 2000
@@ -63,7 +64,7 @@ class Analysis:
     compare: bool
     text: str
     expects: tuple[frozenset[str], ...] = ()
-    counts: str | None = None  # "how many members ...": the concept a figure must count
+    counts: tuple[str, str] | None = None  # "how many members": what a figure must count
 
     @property
     def empty(self) -> bool:
@@ -79,6 +80,7 @@ class Match:
     coverage: float
     fuzzy: float
     concepts: frozenset[str] = frozenset()
+    features: dict[str, float] = field(default_factory=dict, compare=False)
 
 
 @dataclass(slots=True)
@@ -90,6 +92,7 @@ class _Entry:
     aliases: list[tuple[str, ...]]
     markers: frozenset[str]
     counted: frozenset[str] = frozenset()
+    in_text: frozenset[str] = frozenset()
 
 
 @dataclass(slots=True)
@@ -107,15 +110,22 @@ class Matcher:
     frequency: dict[str, int] = field(default_factory=dict)
     max_idf: float = 1.0
     names: frozenset[str] = frozenset()  # the parties, people and places the facts name
+    scorer: Scorer | None = None  # a trained weighing of the features, else the hand one
     _repairs: dict[str, str | None] = field(default_factory=dict)
 
     @classmethod
     def build(
-        cls, language: Language, facts: Iterable[Fact], topics: dict[str, Topic] | None = None
+        cls,
+        language: Language,
+        facts: Iterable[Fact],
+        topics: dict[str, Topic] | None = None,
+        scorer: Scorer | None = None,
     ) -> Matcher:
         """Index the active facts."""
         with paused_gc():
-            return cls._build(language, facts, topics or {})
+            matcher = cls._build(language, facts, topics or {})
+        matcher.scorer = scorer
+        return matcher
 
     @classmethod
     def _build(cls, language: Language, facts: Iterable[Fact], topics: dict[str, Topic]) -> Matcher:
@@ -164,7 +174,8 @@ class Matcher:
                     docs=[d for d in dict.fromkeys(docs) if d],
                     aliases=aliases,
                     markers=frozenset(markers),
-                    counted=frozenset(counted(text_concepts)),
+                    counted=frozenset(counted(text_concepts, text_tokens)),
+                    in_text=frozenset(in_text),
                 )
             )
             for concept in elsewhere:
@@ -290,15 +301,11 @@ class Matcher:
                 weight = GENERIC_WEIGHT
             elif len(concept) <= 3 and not is_number(concept):
                 weight = 0.2  # stray letters and chat abbreviations ("rn", "nah", "tbh")
-            elif (
-                (rare := rarity(concept)) < 0.5
-                and concept not in lang.subjects
-                and not is_noun(concept)
-            ):
+            elif rarity(concept) < 0.5 and concept not in lang.subjects and not is_noun(concept):
                 weight = GENERIC_WEIGHT  # everyday English ("anywhere"): not another subject
             else:
                 unknown.add(concept)
-                weight = max_idf * UNKNOWN_WEIGHT * max(rare, 0.5)
+                weight = max_idf * UNKNOWN_WEIGHT
             if concept in corrected.values():
                 weight *= 0.9
             weights[concept] = weight
@@ -313,8 +320,8 @@ class Matcher:
         for i in range(len(fixed) - 2):
             if fixed[i] == "how" and fixed[i + 1] == "many":
                 following = lang.concepts(fixed[i + 2 : i + 4])
-                if following and following[0] not in lang.generic:
-                    counts = following[0]
+                if following and following[0] not in lang.generic and following[0] in self.idf:
+                    counts = (following[0], stem(fixed[i + 2]))
                 break
         return Analysis(
             concepts=concepts,
@@ -360,76 +367,121 @@ class Matcher:
             return sorted(scores, key=scores.__getitem__, reverse=True)
         return heapq.nlargest(limit, scores, key=scores.__getitem__)
 
-    def fuzzy(self, analysis: Analysis, indexes: list[int]) -> list[float]:
-        """Fuzzy similarity of the question to each candidate's best example question, alias
-        or text: the mean of the best token_set_ratio and the best token_sort_ratio, from
-        one rapidfuzz call per scorer over all candidates' texts."""
+    def fuzzy(self, analysis: Analysis, indexes: list[int]) -> list[tuple[float, float, float]]:
+        """Fuzzy similarity of the question to each candidate: the mean of the best
+        token_set_ratio and the best token_sort_ratio over its example questions, aliases
+        and text; then the best token_set_ratio to its text alone and to the rest alone.
+        One rapidfuzz call per scorer over all candidates' texts."""
         docs: list[str] = []
         owner: list[int] = []
+        first: list[bool] = []
         for pos, idx in enumerate(indexes):
-            docs.extend(self.entries[idx].docs)
-            owner.extend([pos] * len(self.entries[idx].docs))
-        best_set = [0.0] * len(indexes)
-        best_sort = [0.0] * len(indexes)
+            entry_docs = self.entries[idx].docs
+            docs.extend(entry_docs)
+            owner.extend([pos] * len(entry_docs))
+            first.extend(i == 0 for i in range(len(entry_docs)))
+        n = len(indexes)
+        best_set, best_sort, text_set, other_set = ([0.0] * n for _ in range(4))
         if not analysis.text or not docs:
-            return best_set
-        for scorer, best in ((fuzz.token_set_ratio, best_set), (fuzz.token_sort_ratio, best_sort)):
-            for _, value, i in process.extract(analysis.text, docs, scorer=scorer, limit=None):
-                if value > best[owner[i]]:
-                    best[owner[i]] = value
-        return [(a + b) / 200 for a, b in zip(best_set, best_sort, strict=True)]
+            return [(0.0, 0.0, 0.0)] * n
+        for _, value, i in process.extract(
+            analysis.text, docs, scorer=fuzz.token_set_ratio, limit=None
+        ):
+            pos = owner[i]
+            best_set[pos] = max(best_set[pos], value)
+            if first[i]:
+                text_set[pos] = value
+            else:
+                other_set[pos] = max(other_set[pos], value)
+        for _, value, i in process.extract(
+            analysis.text, docs, scorer=fuzz.token_sort_ratio, limit=None
+        ):
+            best_sort[owner[i]] = max(best_sort[owner[i]], value)
+        return [
+            ((a + b) / 200, t / 100, o / 100)
+            for a, b, t, o in zip(best_set, best_sort, text_set, other_set, strict=True)
+        ]
 
-    def score(self, analysis: Analysis, index: int, fuzzy: float) -> Match:
+    def score(self, analysis: Analysis, index: int, fuzzy: tuple[float, float, float]) -> Match:
+        """How well one candidate answers the question: the hand-weighed score, and the
+        features a trained model (`scorer`) weighs instead when it is given."""
         entry = self.entries[index]
-        total = sum(analysis.weights.values()) or 1.0
-        covered = sum(w for c, w in analysis.weights.items() if c in entry.concepts)
+        lang = self.language
+        weights = analysis.weights
+        total = sum(weights.values()) or 1.0
+        covered = sum(w for c, w in weights.items() if c in entry.concepts)
         # An everyday word the fact lacks is not held against it.
         missing_generic = sum(
-            w
-            for c, w in analysis.weights.items()
-            if c in self.language.generic and c not in entry.concepts
+            w for c, w in weights.items() if c in lang.generic and c not in entry.concepts
         )
         coverage = covered / ((total - missing_generic) or 1.0)
-        score = COVERAGE_SHARE * coverage**COVERAGE_POWER + (1 - COVERAGE_SHARE) * fuzzy
+        in_text = sum(w for c, w in weights.items() if c in entry.in_text) / (
+            (total - missing_generic) or 1.0
+        )
+        fuzzy_all, fuzzy_text, fuzzy_other = fuzzy
+        score = COVERAGE_SHARE * coverage**COVERAGE_POWER + (1 - COVERAGE_SHARE) * fuzzy_all
         concepts = analysis.concepts
-        for alias in entry.aliases:
-            if _contains(concepts, alias):
-                score += 0.08
-                break
-        if analysis.numbers - entry.numbers:
+        alias_hit = any(_contains(concepts, alias) for alias in entry.aliases)
+        if alias_hit:
+            score += 0.08
+        numbers_missing = bool(analysis.numbers - entry.numbers)
+        if numbers_missing:
             score *= 0.45  # a figure or year the fact does not contain: another event
-        if any(c in self.names and c not in entry.concepts for c in concepts):
+        names_missing = sum(1 for c in concepts if c in self.names and c not in entry.concepts)
+        if names_missing:
             score *= 0.7  # a party the fact does not mention at all
-        for wanted in analysis.expects:
-            if not wanted & entry.markers:
-                score *= ANSWER_TYPE_PENALTY  # "when ...?" but the fact holds no date
-        missing = [
-            c
-            for c in concepts
-            if not analysis.compare  # "compare the offer with the demand": one side each
-            and c in self.language.subjects
-            and c not in entry.concepts
-            and c not in self.language.generic
-            and not is_number(c)
-        ]
-        for _ in missing[:2]:
-            score *= SUBJECT_PENALTY  # a subject of its own ("strike pay") the fact leaves out
-        if analysis.counts and analysis.counts not in entry.counted:
+        type_missing = sum(1 for wanted in analysis.expects if not wanted & entry.markers)
+        score *= ANSWER_TYPE_PENALTY**type_missing  # "when ...?" but the fact holds no date
+        subjects_missing = 0
+        if not analysis.compare:  # "compare the offer with the demand": one side each
+            subjects_missing = sum(
+                1
+                for c in concepts
+                if c in lang.subjects
+                and c not in entry.concepts
+                and c not in lang.generic
+                and not is_number(c)
+            )
+        # A subject of its own ("strike pay") the fact leaves out.
+        score *= SUBJECT_PENALTY ** min(subjects_missing, 2)
+        count_missing = bool(analysis.counts) and entry.counted.isdisjoint(analysis.counts)
+        if count_missing:
             score *= COUNT_PENALTY  # "how many members" but no figure of members
-        if analysis.unknown:
-            unknown = sum(analysis.weights[c] for c in analysis.unknown) / total
-            score *= 1 - UNKNOWN_PENALTY * unknown  # words no fact uses: likely another subject
+        unknown = sum(weights[c] for c in analysis.unknown) / total
+        score *= 1 - UNKNOWN_PENALTY * unknown  # words no fact uses: likely another subject
         evidence = sum(
             self.idf[c]
-            for c in analysis.weights
+            for c in weights
             if c in entry.concepts
-            and c not in self.language.question_words
-            and c not in self.language.generic  # "what time is it" is not about "first time"
+            and c not in lang.question_words
+            and c not in lang.generic  # "what time is it" is not about "first time"
             and not (is_number(c) and len(c) == 1)  # "2+2" is not about "two weeks"
         )
         if evidence < MIN_EVIDENCE:
             score *= evidence / MIN_EVIDENCE
-        return Match(entry.fact, min(score, 1.0), coverage, fuzzy, entry.concepts)
+        lacking = max(
+            (w for c, w in weights.items() if c not in entry.concepts and c not in lang.generic),
+            default=0.0,
+        )
+        features = {
+            "heuristic": min(score, 1.0),
+            "coverage": coverage,
+            "coverage_text": in_text,
+            "fuzzy": fuzzy_all,
+            "fuzzy_text": fuzzy_text,
+            "fuzzy_other": fuzzy_other,
+            "alias": float(alias_hit),
+            "numbers_missing": float(numbers_missing),
+            "names_missing": float(min(names_missing, 2)),
+            "type_missing": float(type_missing),
+            "subjects_missing": float(min(subjects_missing, 2)),
+            "count_missing": float(count_missing),
+            "unknown": unknown,
+            "evidence": min(evidence / self.max_idf, 3.0),
+            "lacking": lacking / self.max_idf,
+            "length": math.log1p(len(weights)),
+        }
+        return Match(entry.fact, min(score, 1.0), coverage, fuzzy_all, entry.concepts, features)
 
     def match(self, text: str, limit: int = 12) -> tuple[Analysis, list[Match]]:
         """The best facts for a question, best first."""
@@ -439,8 +491,24 @@ class Matcher:
         indexes = self.candidates(analysis)
         fuzzy = self.fuzzy(analysis, indexes)
         scored = [self.score(analysis, idx, f) for idx, f in zip(indexes, fuzzy, strict=True)]
+        scored = self._relative(scored)
+        if self.scorer is not None:
+            scorer = self.scorer
+            scored = [replace(m, score=scorer(m.features)) for m in scored]
         scored.sort(key=lambda m: m.score, reverse=True)
         return analysis, scored[:limit]
+
+    @staticmethod
+    def _relative(scored: list[Match]) -> list[Match]:
+        """Add how far each candidate stands above the best candidate of another topic."""
+        best: dict[str, float] = {}
+        for m in scored:
+            best[m.fact.topic] = max(best.get(m.fact.topic, 0.0), m.score)
+        leaders = heapq.nlargest(2, best.items(), key=lambda item: item[1])
+        for m in scored:
+            other = next((score for topic, score in leaders if topic != m.fact.topic), 0.0)
+            m.features["margin"] = m.score - other
+        return scored
 
 
 def _base_candidates(token: str) -> list[str]:
