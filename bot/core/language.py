@@ -150,7 +150,9 @@ def counted(*sequences: list[str]) -> set[str]:
     for seq in sequences:
         for i, word in enumerate(seq):
             if is_number(word):
-                out.update(stem(w) for w in seq[i + 1 : i + 4] if not is_number(w))
+                following = [w for w in seq[i + 1 : i + 4] if not is_number(w)]
+                out.update(following)
+                out.update(map(stem, following))
     return out
 
 

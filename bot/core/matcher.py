@@ -47,6 +47,8 @@ UNKNOWN_PENALTY = 0.2
 ANSWER_TYPE_PENALTY = 0.7
 COUNT_PENALTY = 0.45
 SUBJECT_PENALTY = 0.7
+SIDE_PENALTY = 0.7
+SIDE_SHARE = 0.08  # of the facts that name a party, for it to be a main party
 COVERAGE_SHARE = 0.72
 COVERAGE_POWER = 1.5
 MIN_EVIDENCE = 1.2  # summed idf of matched concepts below which a match is too thin to trust
@@ -64,7 +66,7 @@ class Analysis:
     compare: bool
     text: str
     expects: tuple[frozenset[str], ...] = ()
-    counts: tuple[str, str] | None = None  # "how many members": what a figure must count
+    counts: tuple[str, ...] | None = None  # "how many members": what a figure may count
 
     @property
     def empty(self) -> bool:
@@ -110,6 +112,7 @@ class Matcher:
     frequency: dict[str, int] = field(default_factory=dict)
     max_idf: float = 1.0
     names: frozenset[str] = frozenset()  # the parties, people and places the facts name
+    sides: frozenset[str] = frozenset()  # the names most facts mention: the main parties
     scorer: Scorer | None = None  # a trained weighing of the features, else the hand one
     _repairs: dict[str, str | None] = field(default_factory=dict)
 
@@ -147,7 +150,8 @@ class Matcher:
             markers = answer_markers(text_tokens, text_concepts)
             # The other texts go through in one piece, kept apart by a separator word (no
             # phrase spans it): a third of the calls, which is what indexing time is made of.
-            others = [*fact.questions, *fact.aliases, " ".join(fact.keywords), label]
+            description = topic.description if topic else ""
+            others = [*fact.questions, *fact.aliases, " ".join(fact.keywords), label, description]
             other_tokens = tokens(f" {_SEPARATOR} ".join(others))
             other_concepts, parts = split(other_tokens)
             elsewhere = {*other_concepts, *parts}
@@ -188,6 +192,10 @@ class Matcher:
         )
         n = max(len(matcher.entries), 1)
         matcher.postings = {c: strong.get(c, []) + weak.get(c, []) for c in strong.keys() | weak}
+        often = max(3.0, SIDE_SHARE * n)
+        matcher.sides = frozenset(
+            c for c in matcher.names if len(matcher.postings.get(c, ())) >= often
+        ) | frozenset(language.roles)
         matcher.idf = {c: math.log(1 + n / len(ids)) for c, ids in matcher.postings.items()}
         matcher.max_idf = max(matcher.idf.values(), default=1.0)
         vocabulary = language.surface_words() | frequency.keys()
@@ -319,9 +327,15 @@ class Matcher:
         counts = None
         for i in range(len(fixed) - 2):
             if fixed[i] == "how" and fixed[i + 1] == "many":
-                following = lang.concepts(fixed[i + 2 : i + 4])
-                if following and following[0] not in lang.generic and following[0] in self.idf:
-                    counts = (following[0], stem(fixed[i + 2]))
+                # "how many SEIU-UHW members": the figure counts one of the next words, but
+                # not a name; "how many people" fits any figure of people.
+                following = [
+                    c
+                    for c in lang.concepts(fixed[i + 2 : i + 5])
+                    if c not in self.names and not is_number(c)
+                ]
+                if following and not any(c in lang.generic for c in following):
+                    counts = (*following, *map(stem, fixed[i + 2 : i + 5]))
                 break
         return Analysis(
             concepts=concepts,
@@ -430,6 +444,13 @@ class Matcher:
         names_missing = sum(1 for c in concepts if c in self.names and c not in entry.concepts)
         if names_missing:
             score *= 0.7  # a party the fact does not mention at all
+        # "Who is the WGA president?" against a fact about the AMPTP's president: the fact
+        # names another main party, not the one asked about.
+        other_side = any(c in self.sides and c not in entry.concepts for c in concepts) and any(
+            c in self.sides and c not in concepts for c in entry.in_text
+        )
+        if other_side:
+            score *= SIDE_PENALTY
         type_missing = sum(1 for wanted in analysis.expects if not wanted & entry.markers)
         score *= ANSWER_TYPE_PENALTY**type_missing  # "when ...?" but the fact holds no date
         subjects_missing = 0
@@ -473,6 +494,7 @@ class Matcher:
             "alias": float(alias_hit),
             "numbers_missing": float(numbers_missing),
             "names_missing": float(min(names_missing, 2)),
+            "other_side": float(other_side),
             "type_missing": float(type_missing),
             "subjects_missing": float(min(subjects_missing, 2)),
             "count_missing": float(count_missing),
