@@ -10,11 +10,13 @@ source tree), which keeps the test to seconds instead of minutes.
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import shutil
 import subprocess
 import sys
 import sysconfig
+import tomllib
 import zipfile
 from pathlib import Path
 
@@ -29,6 +31,7 @@ REPO = Path(__file__).resolve().parent.parent
 RELEASE_FILES = ("pyproject.toml", "README.md", "LICENSE", "bot", "knowledge")
 PROBE = Path("packs") / "zz-packaging-probe" / "deep"  # nested files the wheel must carry
 TIMEOUT_S = 240
+MIN_SETUPTOOLS = 77  # pyproject.toml [build-system]: the SPDX `license = "MIT"`
 
 
 def knowledge_files(root: Path) -> set[str]:
@@ -57,14 +60,28 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+def offline_backend() -> bool:
+    """Whether this environment has the build backend pyproject.toml asks for
+    (requirements-dev.lock pins it), so that the wheel builds without a package index."""
+    try:
+        major = int(importlib.metadata.version("setuptools").split(".")[0])
+    except (importlib.metadata.PackageNotFoundError, ValueError):
+        return False
+    return major >= MIN_SETUPTOOLS
+
+
 @pytest.fixture(scope="module")
 def wheel(source: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The wheel, built as `pip wheel .` does (pip's cache holds the build backend)."""
+    """The wheel, built as `pip wheel .` does: with this environment's setuptools and no
+    package index; an older environment falls back to pip's isolated build."""
     out = tmp_path_factory.mktemp("dist")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(source)],
-        check=True, timeout=TIMEOUT_S, capture_output=True, cwd=out,
+    how = ["--no-build-isolation", "--no-index"] if offline_backend() else []
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", *how, "-q", "-w", str(out),
+         str(source)],
+        timeout=TIMEOUT_S, capture_output=True, text=True, cwd=out,
     )  # fmt: skip
+    assert done.returncode == 0, done.stderr
     (built,) = out.glob("strikebot-*.whl")
     return built
 
@@ -107,6 +124,9 @@ def test_the_wheel_carries_every_knowledge_file_at_any_depth(wheel: Path, source
 
 
 def test_the_license_is_an_spdx_expression_with_its_file(wheel: Path):
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())
+    assert project["project"]["license"] == "MIT"
+    assert f"setuptools>={MIN_SETUPTOOLS}" in project["build-system"]["requires"]
     archive = zipfile.ZipFile(wheel)
     (metadata,) = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
     headers = archive.read(metadata).decode().split("\n\n", 1)[0].splitlines()
