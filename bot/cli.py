@@ -26,6 +26,7 @@ from bot.core.service import StrikeBot
 from bot.core.updates import StatusUpdates, SubscriptionService
 from bot.render.text import human_date
 from bot.runtime.build import build_bot
+from bot.runtime.knowledge_check import NoFacts, require_facts
 from bot.runtime.logs import configure_logging
 from bot.settings import Settings
 from bot.store import backup as backups
@@ -84,6 +85,8 @@ def guarded(func: Callable[..., Any]) -> Callable[..., Any]:
             raise Failure(
                 "the knowledge file was not loaded:\n" + str(exc), EXIT_KNOWLEDGE
             ) from None
+        except NoFacts as exc:
+            raise Failure(str(exc), EXIT_KNOWLEDGE) from None
         except NotFound as exc:
             raise Failure(str(exc), EXIT_NOT_FOUND) from None
         except (AdminInputError, PermissionDenied) as exc:
@@ -154,6 +157,7 @@ def _print_answer(answer: Answer, as_json: bool) -> None:
 def ask(app: App, question: tuple[str, ...], as_json: bool) -> None:
     """Answer QUESTION; `-` reads one question a line from standard input."""
     bot = app.bot
+    require_facts(bot)
     if question == ("-",):
         for line in sys.stdin:
             line = line.rstrip("\r\n")
@@ -169,6 +173,7 @@ def ask(app: App, question: tuple[str, ...], as_json: bool) -> None:
 @guarded
 def status(app: App, as_json: bool) -> None:
     """The latest picture: day count, offer against demands, what is unresolved."""
+    require_facts(app.bot)
     answer = app.bot.status()
     if as_json:
         emit_json(
@@ -750,6 +755,7 @@ def run(app: App, no_console: bool) -> None:
     from bot.runner import run_all
     from bot.runtime.terminal import is_terminal
 
+    require_facts(app.bot)
     # Log lines would interleave with the chat: on a terminal, only warnings (unless set).
     configure_logging(app.settings, serving=no_console or not is_terminal(sys.stdin))
     run_all(app.settings, app.bot, console=not no_console)
@@ -767,6 +773,7 @@ def run(app: App, no_console: bool) -> None:
 @guarded
 def slack(app: App, port: int | None, workers: int | None) -> None:
     """Run the Slack bot: Socket Mode with SLACK_APP_TOKEN, else HTTP mode on --port."""
+    require_facts(app.bot)
     workers = workers or app.settings.slack_workers
     if workers > 1:
         if app.settings.slack_app_token:
@@ -785,6 +792,7 @@ def slack(app: App, port: int | None, workers: int | None) -> None:
 @guarded
 def discord(app: App) -> None:
     """Run the Discord bot with DISCORD_TOKEN."""
+    require_facts(app.bot)
     from bot.adapters.discord import run_discord
 
     run_discord(app.settings, app.bot)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.resources
 from pathlib import Path
 from typing import Literal
 
@@ -9,7 +10,22 @@ import platformdirs
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-BUNDLED_KNOWLEDGE = Path(__file__).resolve().parent.parent / "knowledge"
+# The repository's knowledge/ folder, where a checkout keeps it.
+SOURCE_KNOWLEDGE = Path(__file__).resolve().parent.parent / "knowledge"
+
+
+def bundled_knowledge_dir() -> Path:
+    """The knowledge shipped with the package (`bot.knowledge`: the repository's knowledge/
+    folder, package data of the wheel), found through importlib.resources so that a plain
+    `pip install .` has it as well as a checkout."""
+    try:
+        root = importlib.resources.files("bot.knowledge")
+    except ModuleNotFoundError:  # an editable install made before it was package data
+        return SOURCE_KNOWLEDGE
+    return root if isinstance(root, Path) else Path(str(root))
+
+
+BUNDLED_KNOWLEDGE = bundled_knowledge_dir()
 
 
 def default_db_path() -> Path:
@@ -25,7 +41,9 @@ class Settings(BaseSettings):
     )
 
     db: Path = Field(default_factory=default_db_path, alias="STRIKEBOT_DB")
-    knowledge_dir: Path = Field(default=BUNDLED_KNOWLEDGE, alias="STRIKEBOT_KNOWLEDGE_DIR")
+    knowledge_dir: Path = Field(
+        default_factory=bundled_knowledge_dir, alias="STRIKEBOT_KNOWLEDGE_DIR"
+    )
     log_level: str = Field(default="", alias="STRIKEBOT_LOG_LEVEL")
     min_confidence: float = Field(default=0.5, ge=0.0, le=1.0, alias="STRIKEBOT_MIN_CONFIDENCE")
     stale_days: int = Field(default=14, ge=0, alias="STRIKEBOT_STALE_DAYS")

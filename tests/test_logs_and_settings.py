@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import logging
+import re
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -82,6 +85,24 @@ def test_text_on_a_terminal_json_elsewhere(restore_logging):
         line = stream.getvalue().strip()
         assert line.startswith("{") is expect_json
         assert "hello" in line
+
+
+def test_json_log_time_is_iso_8601_utc_whatever_the_local_zone(restore_logging, monkeypatch):
+    monkeypatch.setenv("TZ", "America/Los_Angeles")  # never UTC: -07:00 or -08:00
+    time.tzset()
+    try:
+        stream = io.StringIO()
+        configure_logging(settings(STRIKEBOT_LOG_FORMAT="json"), serving=True, stream=stream)
+        before = dt.datetime.now(dt.UTC)
+        logging.getLogger("test.time").info("tick")
+        after = dt.datetime.now(dt.UTC)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    stamp = json.loads(stream.getvalue())["asctime"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", stamp), stamp
+    when = dt.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    assert before - dt.timedelta(seconds=1) <= when <= after + dt.timedelta(seconds=1), stamp
 
 
 def test_log_level_defaults_to_info_for_a_service_and_warning_otherwise():

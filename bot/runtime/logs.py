@@ -3,6 +3,7 @@ passes through a redactor so tokens and signing secrets never reach a log."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
 import sys
@@ -54,6 +55,15 @@ class Redactor:
         return text
 
 
+class UtcJsonFormatter(JsonFormatter):
+    """JSON lines whose time (`asctime`) is ISO 8601 in UTC with milliseconds,
+    "2026-05-01T09:30:00.123Z", whatever the machine's time zone."""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        when = dt.datetime.fromtimestamp(record.created, dt.UTC)
+        return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 class RedactingFormatter(logging.Formatter):
     """Formats with `inner`, then redacts the finished line (message, arguments, traceback
     and extra fields alike)."""
@@ -91,7 +101,7 @@ def configure_logging(
     """Install the one root handler (replacing earlier ones) and return it."""
     stream = stream or sys.stderr
     if wants_json(settings.log_format, stream):
-        inner: logging.Formatter = JsonFormatter(JSON_FIELDS, timestamp=False)
+        inner: logging.Formatter = UtcJsonFormatter(JSON_FIELDS, timestamp=False)
     else:
         inner = logging.Formatter(TEXT_FORMAT)
     handler = logging.StreamHandler(stream)
