@@ -257,8 +257,12 @@ def test_url_verification_challenge(slack: SlackSender) -> None:
 
 def test_health_and_unknown_paths(slack: SlackSender) -> None:
     conn = http.client.HTTPConnection("127.0.0.1", slack.port, timeout=5)
-    conn.request("GET", "/health")
-    assert conn.getresponse().read() == b"ok"
+    conn.request("GET", "/healthz")  # a server given no health checks: not ready
+    response = conn.getresponse()
+    assert (response.status, json.loads(response.read())["ready"]) == (503, False)
+    conn.request("GET", "/health")  # the name deploy/SLACK.md once gave
+    response = conn.getresponse()
+    assert (response.status, response.read()) == (404, b"not found")
     conn.request("POST", "/elsewhere", body=b"{}")
     assert conn.getresponse().status == 404
     conn.close()
