@@ -340,7 +340,7 @@ async def tell_privately(interaction: discord.Interaction, text: str) -> None:
                 log.debug("could not delete the public placeholder", exc_info=True)
         await send(interaction, ephemeral=True, content=render.plain_message(text))
     except discord.HTTPException:
-        log.warning("could not tell user %s: %s", interaction.user.id, text, exc_info=True)
+        log.warning("could not send a private reply on Discord: %s", text, exc_info=True)
 
 
 def feedback_view(answer: Answer) -> discord.ui.View | None:
@@ -711,7 +711,7 @@ async def open_review_form(
     """Open the form for a review button, for admins and pending candidates only."""
     actor = frontend.actor(interaction)
     if not actor.is_admin:
-        log.info("refused review %s for discord user %s", action, actor.id)
+        log.info("refused review %s for a non-admin", action)
         await tell_privately(interaction, frontend.refusal("/strike-admin review"))
         return
     try:
@@ -743,7 +743,7 @@ class ReviewModal(discord.ui.Modal):
     async def on_submit(self, interaction: discord.Interaction) -> None:
         actor = self.frontend.actor(interaction)
         if not actor.is_admin:
-            log.info("refused a review form for discord user %s", actor.id)
+            log.info("refused a review form for a non-admin")
             await tell_privately(interaction, self.frontend.refusal("/strike-admin review"))
             return
         if self.from_listing and interaction.message is not None:
@@ -934,7 +934,7 @@ class StrikeCommands(app_commands.Group):
             return
         actor = self.frontend.actor(interaction)
         if not actor.is_admin:
-            log.info("refused /strike %s for discord user %s", name, actor.id)
+            log.info("refused /strike %s for a non-admin", name)
             await tell_privately(interaction, self.frontend.refusal(f"/strike {name}"))
             return
         await defer(interaction, ephemeral=True)
@@ -965,7 +965,7 @@ class AdminCommands(
     async def _allowed(self, interaction: discord.Interaction) -> Actor | None:
         actor = self.frontend.actor(interaction)
         if not actor.is_admin:
-            log.info("refused /strike-admin for discord user %s", actor.id)
+            log.info("refused /strike-admin for a non-admin")
             await tell_privately(interaction, self.frontend.refusal())
             return None
         return actor
@@ -1190,7 +1190,7 @@ class StrikeTree(app_commands.CommandTree):
         else:
             text = explain(original)
         if text is None:
-            log.error("/%s failed for user %s", name, interaction.user.id, exc_info=original)
+            log.error("/%s failed", name, exc_info=original)
             text = APOLOGY
         await tell_privately(interaction, text)
 

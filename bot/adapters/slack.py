@@ -188,7 +188,7 @@ class StrikeSlack:
         try:
             user = client.users_info(user=user_id).get("user") or {}
         except (SlackApiError, URLError, OSError) as exc:
-            log.warning("users.info failed for %s: %s", user_id, _api_error(exc))
+            log.warning("users.info failed (is the user a workspace admin?): %s", _api_error(exc))
             user = {}
         if user.get("deleted"):
             return False
@@ -306,7 +306,7 @@ class StrikeSlack:
         user = command.get("user_id") or ""
         channel = command.get("channel_id") or ""
         if not self.is_admin(user, client):
-            log.info("refused /strike %s for non-admin %s", cmd.name, user)
+            log.info("refused /strike %s for a non-admin", cmd.name)
             return kit.notice(SUBSCRIBE_REFUSAL)
         if not channel or channel.startswith("D"):
             return kit.notice(NOT_A_CHANNEL)
@@ -398,7 +398,7 @@ class StrikeSlack:
                 channel=channel, user=user, **options, **EPHEMERAL_OPTIONS, **body
             )
         except (SlackApiError, URLError, OSError) as exc:
-            log.warning("could not tell %s on Slack: %s", user, _api_error(exc))
+            log.warning("could not send a private notice on Slack: %s", _api_error(exc))
 
     # --- feedback buttons ----------------------------------------------------------------
 
@@ -438,7 +438,7 @@ class StrikeSlack:
         user = command.get("user_id") or ""
         cmd = parse_admin(kit.plain_from_slack(command.get("text")))
         if not self.is_admin(user, client):
-            log.info("refused /strike-admin %s for non-admin %s", cmd.name, user)
+            log.info("refused /strike-admin %s for a non-admin", cmd.name)
             self.send(respond, {**kit.notice(ADMIN_REFUSAL), "response_type": "ephemeral"})
             return
         if cmd.name == "add":
@@ -580,7 +580,7 @@ class StrikeSlack:
         try:
             client.chat_postMessage(channel=user, **POST_OPTIONS, **body)
         except (SlackApiError, URLError, OSError) as exc:
-            log.warning("could not message %s: %s", user, _api_error(exc))
+            log.warning("could not send a direct message on Slack: %s", _api_error(exc))
 
     def review_list(self, note: str | None = None) -> dict[str, Any]:
         """The pending candidates, with buttons (call with the core lock held)."""
@@ -609,7 +609,7 @@ class StrikeSlack:
         ack()
         user = (body.get("user") or {}).get("id") or ""
         if not self.is_admin(user, client):
-            log.info("refused review button for non-admin %s", user)
+            log.info("refused a review button for a non-admin")
             self.send(respond, _private(kit.notice(ADMIN_REFUSAL)))
             return
         try:

@@ -190,7 +190,7 @@ class SubscriptionService:
         platform, channel = _check_target(platform, channel)
         if not self.records.subscribe(platform, channel, actor.audit_name):
             return SubscriptionResult(False, "This channel is already subscribed to updates.")
-        log.info("%s subscribed %s channel %s", actor.audit_name, platform, channel)
+        log.info("an admin subscribed %s channel %s", platform, channel)  # never the user id
         return SubscriptionResult(
             True,
             "This channel is now subscribed: it will get a message when the status changes.",
@@ -202,7 +202,7 @@ class SubscriptionService:
         platform, channel = _check_target(platform, channel)
         if not self.records.unsubscribe(platform, channel, actor.audit_name):
             return SubscriptionResult(False, "This channel is not subscribed to updates.")
-        log.info("%s unsubscribed %s channel %s", actor.audit_name, platform, channel)
+        log.info("an admin unsubscribed %s channel %s", platform, channel)
         return SubscriptionResult(True, "This channel will no longer get status updates.")
 
     def list(self, platform: str | None = None) -> list[Subscription]:
