@@ -141,6 +141,7 @@ def test_connects_without_privileged_intents_and_syncs_valid_global_commands(bot
                 "review",
                 "due",
                 "report",
+                "subscriptions",
             }
             identify = fake.gateways[0].identify
             intents = discord.Intents(value=identify["intents"])

@@ -41,7 +41,13 @@ from bot.core.report import Report, ReportService
 from bot.core.review import MAX_REASON, ReviewItem, ReviewService
 from bot.core.service import MAX_QUESTION_CHARS, StrikeBot
 from bot.core.suggest import known_questions, suggest_questions
-from bot.core.updates import Deliverer, Delivery, StatusUpdates, SubscriptionService
+from bot.core.updates import (
+    Deliverer,
+    Delivery,
+    StatusUpdates,
+    Subscription,
+    SubscriptionService,
+)
 from bot.render import discord_embeds as render
 from bot.render.status_updates import discord_update_embed
 from bot.runtime.supervisor import (
@@ -293,6 +299,11 @@ class Frontend:
             admin_role=self.settings.discord_admin_role,
         )
         return Actor(str(user.id), PLATFORM, is_admin, name=str(user))
+
+    def subscription_list(self, actor: Actor) -> list[Subscription]:
+        """Every subscribed channel with the updates it did not get; for admins."""
+        self.admin.require(actor)
+        return self.subscriptions.list()
 
     def due(self, actor: Actor) -> tuple[dt.date, list[tuple[Fact, int]]]:
         """Active facts past their review-by date (as `strikebot facts due`), with the days
@@ -937,6 +948,11 @@ class StrikeCommands(app_commands.Group):
             log.info("refused /strike %s for a non-admin", name)
             await tell_privately(interaction, self.frontend.refusal(f"/strike {name}"))
             return
+        if name == "subscribe":
+            missing = missing_post_permissions(interaction.app_permissions)
+            if missing:
+                await tell_privately(interaction, cannot_post(missing))
+                return
         await defer(interaction, ephemeral=True)
         change = getattr(self.frontend.subscriptions, name)
         try:
@@ -946,6 +962,28 @@ class StrikeCommands(app_commands.Group):
             await tell_privately(interaction, explain(exc) or APOLOGY)
             return
         await send(interaction, ephemeral=True, content=render.plain_message(result.message))
+
+
+POST_PERMISSIONS = (
+    ("view_channel", "View Channel"),
+    ("send_messages", "Send Messages"),
+    ("embed_links", "Embed Links"),  # status updates are embeds
+)
+
+
+def missing_post_permissions(permissions: discord.Permissions) -> list[str]:
+    """The permissions the bot lacks (in the channel of an interaction: Discord sends them
+    with it) to post status updates there."""
+    return [label for flag, label in POST_PERMISSIONS if not getattr(permissions, flag)]
+
+
+def cannot_post(missing: list[str]) -> str:
+    names = ", ".join(missing)
+    return (
+        f"I can't post status updates in this channel: I need the {names} "
+        f"permission{'s' if len(missing) > 1 else ''} here. Give them to strikebot (its role, "
+        "or this channel's permissions), then run `/strike subscribe` again. Nothing was changed."
+    )
 
 
 class AdminCommands(
@@ -1155,6 +1193,12 @@ class AdminCommands(
     async def due(self, interaction: discord.Interaction) -> None:
         await self._call(
             interaction, self.frontend.due, show=lambda r: render.due_embed(r[1], r[0])
+        )
+
+    @app_commands.command(description="Channels that get status updates, and updates not delivered")
+    async def subscriptions(self, interaction: discord.Interaction) -> None:
+        await self._call(
+            interaction, self.frontend.subscription_list, show=render.subscriptions_embed
         )
 
     @app_commands.command(description="What people could not get answered, top facts, answer rate")

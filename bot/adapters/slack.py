@@ -47,7 +47,13 @@ from bot.core.report import ReportService
 from bot.core.review import ReviewService
 from bot.core.service import StrikeBot
 from bot.core.slash_commands import ASK, SUBSCRIBE, UNSUBSCRIBE, Command, parse_admin, parse_strike
-from bot.core.updates import Deliverer, StatusUpdate, StatusUpdates, SubscriptionService
+from bot.core.updates import (
+    Deliverer,
+    DeliveryFailed,
+    StatusUpdate,
+    StatusUpdates,
+    SubscriptionService,
+)
 from bot.render import slack_blocks as kit
 from bot.render.status_updates import slack_update_message
 from bot.runtime.health import HealthChecks
@@ -77,6 +83,18 @@ SUBSCRIBE_REFUSAL = (
 )
 NOT_A_CHANNEL = (
     "Run `/strike subscribe` in the channel that should get the updates, not in a direct message."
+)
+SUBSCRIBED_CONFIRMATION = (
+    "An admin subscribed this channel to strike status updates: strikebot will post here "
+    "whenever the status changes."
+)
+CANNOT_POST = (
+    "I can't post in this channel (Slack says `{code}`), so it was not subscribed and nothing "
+    "was changed. Invite me first (`/invite @strikebot`), then run `/strike subscribe` again."
+)
+NO_CHECK = (
+    "I couldn't reach Slack to check that I can post in this channel; nothing was changed. "
+    "Please try `/strike subscribe` again in a moment."
 )
 FAILURE = "Sorry, something went wrong on my side; please try again in a moment."
 STORE_FAILURE = "Sorry, I can't reach my database right now; please try again shortly."
@@ -312,13 +330,44 @@ class StrikeSlack:
             return kit.notice(NOT_A_CHANNEL)
         actor = Actor(user, "slack", is_admin=True, name=command.get("user_name"))
         service = self.subscriptions
-        change = service.subscribe if cmd.name == SUBSCRIBE else service.unsubscribe
 
-        def work() -> dict[str, Any]:
+        def unsubscribe() -> dict[str, Any]:
             self.admin.require(actor)  # the admin rate
-            return kit.notice(change(actor, "slack", channel).message)
+            return kit.notice(service.unsubscribe(actor, "slack", channel).message)
 
-        return self.compute(work)
+        if cmd.name == UNSUBSCRIBE:
+            return self.compute(unsubscribe)
+        checked: dict[str, bool] = {}
+
+        def may_subscribe() -> dict[str, Any]:
+            self.admin.require(actor)  # the admin rate
+            checked["already"] = service.is_subscribed("slack", channel)
+            return {}
+
+        refused = self.compute(may_subscribe)
+        if refused:
+            return refused
+        # A new subscription is confirmed in the channel first (outside the core lock):
+        # a channel the bot cannot post in is never subscribed.
+        if not checked["already"]:
+            problem = self.confirm_in_channel(client, channel)
+            if problem:
+                return kit.notice(problem)
+        return self.compute(lambda: kit.notice(service.subscribe(actor, "slack", channel).message))
+
+    def confirm_in_channel(self, client: WebClient, channel: str) -> str | None:
+        """Post the subscription's confirmation in the channel: this proves the bot can post
+        there (it must be a member). None when posted, else what to tell the admin."""
+        try:
+            client.chat_postMessage(channel=channel, text=SUBSCRIBED_CONFIRMATION, **POST_OPTIONS)
+        except SlackApiError as exc:
+            code = _api_error(exc)
+            log.info("could not post in channel %s to subscribe it: %s", channel, code)
+            return CANNOT_POST.format(code=code)
+        except (URLError, OSError) as exc:
+            log.warning("could not reach Slack to subscribe channel %s: %s", channel, exc)
+            return NO_CHECK
+        return None
 
     def common_reply(self, cmd: Command) -> dict[str, Any]:
         """Replies shared by the slash command, mentions and DMs (status and questions go
@@ -472,6 +521,9 @@ class StrikeSlack:
             )
         if cmd.name == "report":
             return kit.report_message(self.reports.build(actor, cmd.days))
+        if cmd.name == "subscriptions":
+            self.admin.require(actor)
+            return kit.subscriptions_message(self.subscriptions.list())
         return kit.admin_help_message(cmd.problem)
 
     def open_modal(
@@ -797,9 +849,13 @@ class SlackDelivery:
         self.interval = interval
 
     def post(self, channel: str, update: StatusUpdate) -> None:
-        """One update to one channel; raises when Slack refuses it (it is retried later)."""
+        """One update to one channel; raises when Slack refuses it (it is retried later, and
+        Slack's reason is kept for `subscriptions` to show)."""
         body = slack_update_message(update)
-        self.client.chat_postMessage(channel=channel, **POST_OPTIONS, **body)
+        try:
+            self.client.chat_postMessage(channel=channel, **POST_OPTIONS, **body)
+        except SlackApiError as exc:
+            raise DeliveryFailed(f"Slack refused the post: {_api_error(exc)}") from None
 
     def run_once(self) -> dict[str, int]:
         """Send what is pending now; returns how many were sent and how many failed."""
