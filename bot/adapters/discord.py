@@ -12,6 +12,8 @@ import asyncio
 import contextlib
 import datetime as dt
 import functools
+import hashlib
+import json
 import logging
 import re
 from collections import OrderedDict
@@ -82,6 +84,7 @@ REVIEW_COUNT_UP_TO = 200  # pending candidates read to say how many are waiting
 MAX_REMEMBERED_VOTES = 10_000
 DELIVERY_STOP_TIMEOUT_S = 10.0
 UNAVAILABLE_RETRIES = 2  # a 503 from the REST API is tried again twice
+COMMANDS_HASH_KEY = "discord_commands_sha256"  # in the meta table, per guild or "global"
 
 T = TypeVar("T")
 C = TypeVar("C", bound=discord.Client)
@@ -1320,7 +1323,7 @@ class StrikeClientMixin:
         self._delivery = asyncio.create_task(
             delivery_loop(self, interval, self._delivery_stop)  # type: ignore[arg-type]
         )
-        await sync_commands(self.tree, self.strike.settings.discord_guild_id)
+        await sync_commands(self.tree, self.strike.settings.discord_guild_id, frontend=self.strike)
 
     async def on_ready(self) -> None:
         log.info("connected to Discord as %s (%s)", self.user, self.user.id)  # type: ignore[attr-defined]
@@ -1376,19 +1379,40 @@ class ShardedStrikeClient(StrikeClientMixin, discord.AutoShardedClient):
         self._init_strike(frontend)
 
 
-async def sync_commands(tree: app_commands.CommandTree, guild_id: int | None) -> None:
+def command_tree_hash(tree: app_commands.CommandTree, guild: discord.abc.Snowflake | None) -> str:
+    """A hash of exactly what a sync would register (the payload discord.py sends), for
+    this application and this guild (or globally)."""
+    commands = [command.to_dict(tree) for command in tree.get_commands(guild=guild)]
+    where = {"application": tree.client.application_id, "guild": guild.id if guild else None}
+    text = json.dumps({**where, "commands": commands}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+async def sync_commands(
+    tree: app_commands.CommandTree, guild_id: int | None, *, frontend: Frontend | None = None
+) -> None:
     """Register the commands: instantly in one guild with DISCORD_GUILD_ID, else globally
-    (Discord can take a while to show global changes). A failure is logged, not fatal:
+    (Discord can take a while to show global changes), and only when they changed since the
+    last sync from this database (the command tree's hash is kept in its meta table: the
+    bulk overwrite is rate-limited, and a start needs none). A failure is logged, not fatal:
     mentions and DMs work without commands."""
+    guild = discord.Object(id=guild_id) if guild_id else None
+    if guild is not None:
+        tree.copy_global_to(guild=guild)
+    key = f"{COMMANDS_HASH_KEY}:{guild_id or 'global'}"
+    digest = command_tree_hash(tree, guild)
+    if frontend is not None and await _stored_meta(frontend, key) == digest:
+        log.info("commands unchanged since the last sync; not synced again")
+        return
     try:
-        if guild_id:
-            guild = discord.Object(id=guild_id)
-            tree.copy_global_to(guild=guild)
+        if guild is not None:
             synced = await tree.sync(guild=guild)
             log.info("synced %d command(s) to guild %s", len(synced), guild_id)
         else:
             synced = await tree.sync()
             log.info("synced %d global command(s)", len(synced))
+        if frontend is not None:
+            await _store_meta(frontend, key, digest)
     except discord.Forbidden:
         log.error(
             "Discord refused the command sync: invite the bot with the applications.commands "
@@ -1397,6 +1421,21 @@ async def sync_commands(tree: app_commands.CommandTree, guild_id: int | None) ->
         )
     except discord.HTTPException as exc:
         log.error("command sync failed: %s %s", exc.status, exc.text)
+
+
+async def _stored_meta(frontend: Frontend, key: str) -> str | None:
+    try:
+        return await frontend.run(frontend.bot.store.meta, key)
+    except StoreError as exc:
+        log.warning("could not read the last command sync: %s", exc)
+        return None
+
+
+async def _store_meta(frontend: Frontend, key: str, value: str) -> None:
+    try:
+        await frontend.run(frontend.bot.store.set_meta, key, value)
+    except StoreError as exc:  # the next start syncs again: harmless
+        log.warning("could not record the command sync: %s", exc)
 
 
 def _addressed(message: discord.Message, me: discord.abc.User) -> bool:

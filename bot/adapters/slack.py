@@ -776,6 +776,7 @@ class StrikeSlack:
 
 def webhook(url: str, proxy: str | None = None, ssl: Any = None) -> WebhookClient:
     """A client for a response URL, retrying as Web API calls do."""
+    quiet_sdk_retries()
     return WebhookClient(url, timeout=10, proxy=proxy, ssl=ssl, retry_handlers=retry_handlers())
 
 
@@ -944,9 +945,29 @@ def retry_handlers() -> list[RetryHandler]:
     ]
 
 
+SDK_LOGGERS = ("slack_sdk.web.base_client", "slack_sdk.webhook.client")
+SDK_ATTEMPT_FAILED = "Failed to send a request to Slack API server"
+
+
+def _not_a_retried_attempt(record: logging.LogRecord) -> bool:
+    # slack_sdk logs this ERROR for every attempt that fails, before its retry handlers
+    # try again; the retry is expected, and a call that finally fails raises, which the
+    # adapter logs as one WARNING.
+    return not record.getMessage().startswith(SDK_ATTEMPT_FAILED)
+
+
+def quiet_sdk_retries() -> None:
+    """Drop slack_sdk's own line for each failed attempt (idempotent)."""
+    for name in SDK_LOGGERS:
+        logger = logging.getLogger(name)
+        if _not_a_retried_attempt not in logger.filters:
+            logger.addFilter(_not_a_retried_attempt)
+
+
 def make_client(token: str, api_url: str) -> WebClient:
     """A Web API client on SLACK_API_URL (Slack's own by default, or a fake/proxy), retrying
     rate limits, server errors and dropped connections (`retry_handlers`)."""
+    quiet_sdk_retries()
     base = api_url if api_url.endswith("/") else api_url + "/"
     return WebClient(token=token, base_url=base, timeout=10, retry_handlers=retry_handlers())
 
