@@ -763,8 +763,8 @@ def run(app: App, no_console: bool) -> None:
 @click.option(
     "--workers",
     type=click.IntRange(1, 64),
-    help="HTTP mode worker processes (default: STRIKEBOT_SLACK_WORKERS, 1); more than one "
-    "serves through uvicorn.",
+    help="HTTP mode worker processes (default: STRIKEBOT_SLACK_WORKERS, 1); one or many, "
+    "HTTP mode is served by uvicorn.",
 )
 @pass_app
 @guarded
