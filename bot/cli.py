@@ -24,7 +24,7 @@ from bot.core.report import Report, ReportService
 from bot.core.review import ReviewItem, ReviewService
 from bot.core.service import StrikeBot
 from bot.core.updates import StatusUpdates, SubscriptionService
-from bot.render.text import human_date
+from bot.render.text import delivery_problem, human_date
 from bot.runtime.build import build_bot
 from bot.runtime.knowledge_check import NoFacts, require_facts
 from bot.runtime.logs import configure_logging
@@ -690,7 +690,8 @@ def report_promote(
 @pass_app
 @guarded
 def subscriptions(app: App, platform: str | None, as_json: bool) -> None:
-    """Channels that get status updates (subscribe with /strike subscribe in the channel)."""
+    """Channels that get status updates (subscribe with /strike subscribe in the channel),
+    with the updates each did not get and the last error."""
     subs = SubscriptionService(app.bot.store).list(platform)
     if as_json:
         emit_json([dataclasses.asdict(s) for s in subs])
@@ -698,7 +699,9 @@ def subscriptions(app: App, platform: str | None, as_json: bool) -> None:
     if not subs:
         click.echo("No channel is subscribed; run /strike subscribe in a channel.")
     for s in subs:
-        click.echo(f"{s.platform}  {s.channel}  (by {s.added_by or '?'}, {s.added_at or '?'})")
+        problem = delivery_problem(s.failed, s.last_error, s.last_failed_at)
+        line = f"{s.platform}  {s.channel}  (by {s.added_by or '?'}, {s.added_at or '?'})"
+        click.echo(f"{line}  {problem}" if problem else line)
 
 
 # --- backup and restore -----------------------------------------------------------------
@@ -766,8 +769,8 @@ def run(app: App, no_console: bool) -> None:
 @click.option(
     "--workers",
     type=click.IntRange(1, 64),
-    help="HTTP mode worker processes (default: STRIKEBOT_SLACK_WORKERS, 1); more than one "
-    "serves through uvicorn.",
+    help="HTTP mode worker processes (default: STRIKEBOT_SLACK_WORKERS, 1); one or many, "
+    "HTTP mode is served by uvicorn.",
 )
 @pass_app
 @guarded

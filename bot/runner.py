@@ -15,7 +15,7 @@ import click
 
 from bot.adapters.console import current_user, run_chat
 from bot.core.service import StrikeBot
-from bot.runtime.health import HealthServer
+from bot.runtime.health import HealthChecks, HealthServer
 from bot.runtime.supervisor import (
     FAILED,
     Platform,
@@ -90,6 +90,12 @@ async def serve(
             return 1
     await asyncio.to_thread(bot.warm)
     health = HealthServer(bot, states) if settings.health_port is not None else None
+    # Slack's HTTP mode answers /healthz and /readyz on its own port too, for every platform.
+    checks = health.checks if health is not None else HealthChecks(bot, states)
+    for platform in platforms:
+        share = getattr(platform, "share_health", None)
+        if share is not None:
+            share(checks)
     try:
         if health is not None:
             try:

@@ -12,6 +12,7 @@ from typing import Any
 import discord
 import pytest
 
+from bot.adapters import discord as discord_adapter
 from bot.adapters.discord import APOLOGY, build_client, run_discord, use_endpoints
 from bot.core.admin import AdminService
 from bot.core.service import StrikeBot
@@ -141,6 +142,7 @@ def test_connects_without_privileged_intents_and_syncs_valid_global_commands(bot
                 "review",
                 "due",
                 "report",
+                "subscriptions",
             }
             identify = fake.gateways[0].identify
             intents = discord.Intents(value=identify["intents"])
@@ -164,6 +166,30 @@ def test_guild_id_syncs_to_that_guild(bot, admin):
             assert {c["name"] for c in sync.json} == {"strike", "strike-admin"}
 
     run(scenario())
+
+
+def test_commands_are_synced_only_when_the_command_tree_changes(bot, admin, monkeypatch):
+    """Each start is a fresh client against a fresh fake Discord, on the same database:
+    the bulk overwrite (PUT …/commands) is made on the first start, not on the second, and
+    again when what would be registered changes (another guild, another command set)."""
+    puts: list[int] = []
+
+    async def start(**env: Any) -> None:
+        async with connected(bot, admin, **env) as (fake, _client):
+            puts.append(len(fake.find("PUT", rf"/applications/{APP_ID}(/guilds/\d+)?/commands")))
+
+    async def scenario() -> None:
+        await start()
+        await start()
+        await start(DISCORD_GUILD_ID=GUILD_ID)
+        await start(DISCORD_GUILD_ID=GUILD_ID)
+        monkeypatch.setattr(
+            discord_adapter.AdminCommands.due, "description", "Facts past their review date"
+        )
+        await start(DISCORD_GUILD_ID=GUILD_ID)
+
+    run(scenario(), timeout=60)
+    assert puts == [1, 0, 1, 0, 1]
 
 
 def test_auto_sharding_uses_the_configured_gateway(bot, admin):

@@ -5,6 +5,7 @@ rounds posting with `POST /channels/{id}/messages`, asserted on the recorded req
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 from bot.adapters.discord import deliver_updates
@@ -12,11 +13,15 @@ from bot.core.admin import Actor, AdminService
 from bot.core.updates import SubscriptionService
 from bot.store.subscriptions import SubscriptionStore
 from tests.fakes.discord_fake import (
+    ALL_PERMISSIONS,
     APPLICATION_COMMAND,
     CHANNEL_ID,
+    EMBED_LINKS,
     EPHEMERAL,
     MANAGE_GUILD,
     MEMBER_ID,
+    SEND_MESSAGES,
+    VIEW_CHANNEL,
     FakeDiscord,
     Request,
 )
@@ -34,8 +39,10 @@ async def strike(
     *,
     permissions: int = MANAGE_GUILD,
     dm: bool = False,
+    app_permissions: int = ALL_PERMISSIONS,
 ) -> str:
-    """Run `/strike <sub>` in a guild channel (or a DM); returns the private reply's text."""
+    """Run `/strike <sub>` in a guild channel (or a DM), the bot having `app_permissions`
+    there; returns the private reply's text."""
     data = {
         "id": str(fake.command_id("strike")),
         "name": "strike",
@@ -43,8 +50,9 @@ async def strike(
         "options": [{"name": sub, "type": 1, "options": []}],
     }
     payload = fake._interaction(
-        APPLICATION_COMMAND, data, user_id=MEMBER_ID, permissions=permissions, roles=(), dm=dm
-    )
+        APPLICATION_COMMAND, data, user_id=MEMBER_ID, permissions=permissions, roles=(), dm=dm,
+        app_permissions=app_permissions,
+    )  # fmt: skip
     if not dm:
         payload["channel_id"] = str(channel_id)
         payload["channel"] = {**fake.channel_json(), "id": str(channel_id)}
@@ -169,5 +177,46 @@ def test_members_and_direct_messages_cannot_subscribe(bot, admin) -> None:
             await asyncio.to_thread(add_newer_fact, admin)
             await deliver_updates(client)
             assert posts_to(fake, CHANNEL_ID) == [] and len(posts_to(fake, SECOND)) == 1
+
+    run(scenario())
+
+
+# --- a channel the bot cannot post in ---------------------------------------------------
+
+
+def test_subscribing_where_the_bot_cannot_post_says_so_and_changes_nothing(bot, admin) -> None:
+    async def scenario() -> None:
+        async with connected(bot, admin) as (fake, _client):
+            for lacking in (SEND_MESSAGES, EMBED_LINKS, VIEW_CHANNEL):
+                reply = await strike(fake, "subscribe", app_permissions=ALL_PERMISSIONS & ~lacking)
+                assert "can't post" in reply and "now subscribed" not in reply
+                assert "Nothing was changed" in reply
+            reply = await strike(
+                fake, "subscribe", app_permissions=ALL_PERMISSIONS & ~SEND_MESSAGES
+            )
+            assert "Send Messages" in reply and "Embed Links" not in reply
+            assert await asyncio.to_thread(SubscriptionService(bot.store).list) == []
+            assert "now subscribed" in await strike(fake, "subscribe")
+
+    run(scenario())
+
+
+def test_failed_deliveries_are_shown_by_strike_admin_subscriptions(bot, admin) -> None:
+    async def scenario() -> None:
+        async with connected(bot, admin) as (fake, client):
+            await strike(fake, "subscribe", CHANNEL_ID)
+            await strike(fake, "subscribe", SECOND)
+            fake.forbidden_channels.add(SECOND)  # a permission taken away afterwards
+            await asyncio.to_thread(add_newer_fact, admin)
+            assert await deliver_updates(client) == {"sent": 1, "failed": 1}
+            listing = await fake.slash("strike-admin subscriptions", permissions=MANAGE_GUILD)
+            body = (await followup_of(fake, listing)).json
+            assert body["flags"] & EPHEMERAL
+            no_pings(body)
+            text = json.dumps(body["embeds"], ensure_ascii=False)
+            assert str(CHANNEL_ID) in text and str(SECOND) in text
+            assert "1 update not delivered" in text and "Missing Permissions" in text
+            refused = await fake.slash("strike-admin subscriptions")  # not an admin
+            assert "Manage Server" in (await callback_of(fake, refused)).json["data"]["content"]
 
     run(scenario())

@@ -327,3 +327,38 @@ def test_discord_past_the_retry_limit_the_user_gets_an_apology_once(bot, admin, 
             assert waits.real() == [1, 3, 5, 7, 9]
 
     run(scenario())
+
+
+@pytest.mark.parametrize("target", ["chat.postMessage", RESPONSE_URL])
+def test_slack_a_retried_call_leaves_no_error_line_and_a_lost_one_a_single_warning(
+    slack, fake, caplog, target: str
+) -> None:
+    """slack_sdk logs an ERROR of its own for every failed attempt it then retries; the
+    retry is expected, so only a call that finally fails is logged, once, by the bot."""
+
+    def ask(n: int) -> None:
+        if target == RESPONSE_URL:
+            assert slack.slash("/strike", QUESTION).status == 200
+        else:
+            mention(slack, f"EvQuiet{n}", f"72.{n}")
+        slack.settle()
+
+    def library_lines() -> list[str]:
+        return [
+            r.getMessage()
+            for r in caplog.records
+            if r.name.startswith("slack_sdk") and r.levelno >= logging.WARNING
+        ]
+
+    with caplog.at_level(logging.INFO):
+        fake.fail(target, drop=True, times=2)  # two attempts dropped, the third delivered
+        ask(1)
+        assert len(fake.calls_to(target)) == 1
+        assert library_lines() == []
+        assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+        fake.fail(target, drop=True, times=3)  # every attempt dropped: lost
+        ask(2)
+    assert len(fake.calls_to(target)) == 1
+    assert library_lines() == []
+    ours = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(ours) == 1 and ours[0].name == "bot.adapters.slack", [r.getMessage() for r in ours]

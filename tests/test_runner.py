@@ -296,3 +296,48 @@ def test_a_health_port_in_use_is_one_line_and_exit_2(bot, capsys):
     err = capsys.readouterr().err
     assert status == 2
     assert f"Cannot serve health checks on 127.0.0.1:{port}" in err and "Traceback" not in err
+
+
+def test_slack_http_mode_answers_every_platforms_health_on_its_own_port(bot):
+    """One HTTP stack: under `run`, Slack's HTTP server (uvicorn) answers /healthz and
+    /readyz beside /slack/events, for every platform."""
+    from bot.adapters.slack import SlackPlatform
+    from tests.fakes.slack_api import FakeSlackAPI
+    from tests.test_slack_http import settings_for
+
+    with FakeSlackAPI() as fake:
+        config = settings_for(fake, SLACK_HOST="127.0.0.1", SLACK_PORT=0, STRIKEBOT_DB="x.db")
+        slack = SlackPlatform(config, bot)
+        discord = FakePlatform("discord")
+        seen: dict[str, Any] = {}
+
+        async def scenario() -> int:
+            stop = asyncio.Event()
+
+            async def probe() -> None:
+                try:
+                    await discord.connected.wait()
+                    while "HTTP mode on port" not in slack.state.detail:
+                        await asyncio.sleep(0.01)
+                    port = int(slack.state.detail.split("port ")[1].split()[0])
+                    seen["readyz"] = await _get(port, "/readyz")
+                    seen["healthz"] = await _get(port, "/healthz")
+                finally:
+                    stop.set()
+
+            def started(_health) -> None:
+                seen["task"] = asyncio.ensure_future(probe())
+
+            return await serve(
+                config, bot, console=False, platforms=[slack, discord], stop=stop,
+                on_started=started,
+            )  # fmt: skip
+
+        assert run(scenario()) == 0
+    for path in ("readyz", "healthz"):
+        status, body = seen[path]
+        assert status == 200 and body["ready"]
+        assert {name: p["state"] for name, p in body["platforms"].items()} == {
+            "slack": "connected",
+            "discord": "connected",
+        }

@@ -114,6 +114,12 @@ def test_sigterm_lets_the_answer_in_flight_arrive_then_exits_cleanly(service):
     health_port = int(bot.wait_for(r"http://127\.0\.0\.1:(\d+)/healthz").group(1))
     status, health = get(health_port, "/readyz")
     assert status == 200 and health["platforms"]["slack"]["state"] == "connected"
+    # One HTTP stack: Slack's port answers the same health checks.
+    for path in ("/healthz", "/readyz"):
+        status, on_slack_port = get(slack_port, path)
+        assert status == 200 and on_slack_port["ready"]
+        assert on_slack_port["platforms"]["slack"]["state"] == "connected"
+        assert on_slack_port["knowledge"]["facts"] == health["knowledge"]["facts"]
 
     question = slash_payload(
         "/strike", "ask what did the studios offer?", user="UMEMBER",

@@ -108,14 +108,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_several_worker_processes_answer_and_stop_on_sigterm(fake, db_path, tmp_path: Path):
+@pytest.mark.parametrize("workers", [1, 2], ids=["one process", "two workers"])
+def test_worker_processes_answer_and_stop_on_sigterm(fake, db_path, tmp_path: Path, workers):
+    """`strikebot slack --port N`, with one process or several workers: uvicorn either way,
+    rates counted across the workers, a clean exit on SIGTERM."""
     port = free_port()
     env = cli_env(
         db_path, SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=SECRET,
         SLACK_API_URL=fake.api_url, SLACK_HOST="127.0.0.1", STRIKEBOT_LOG_FORMAT="json",
     )  # fmt: skip
     proc = subprocess.Popen(
-        [*CLI, "slack", "--workers", "2", "--port", str(port)], cwd=tmp_path, env=env,
+        [*CLI, "slack", "--workers", str(workers), "--port", str(port)], cwd=tmp_path, env=env,
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import http.client
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -257,8 +258,12 @@ def test_url_verification_challenge(slack: SlackSender) -> None:
 
 def test_health_and_unknown_paths(slack: SlackSender) -> None:
     conn = http.client.HTTPConnection("127.0.0.1", slack.port, timeout=5)
-    conn.request("GET", "/health")
-    assert conn.getresponse().read() == b"ok"
+    conn.request("GET", "/healthz")  # a server given no health checks: not ready
+    response = conn.getresponse()
+    assert (response.status, json.loads(response.read())["ready"]) == (503, False)
+    conn.request("GET", "/health")  # the name deploy/SLACK.md once gave
+    response = conn.getresponse()
+    assert (response.status, response.read()) == (404, b"not found")
     conn.request("POST", "/elsewhere", body=b"{}")
     assert conn.getresponse().status == 404
     conn.close()
@@ -745,6 +750,7 @@ def test_manifest_matches_what_the_adapter_handles() -> None:
     import yaml
 
     from bot.adapters.slack import ADMIN_COMMAND, STRIKE_COMMAND
+    from bot.core.slash_commands import ADMIN_COMMANDS
 
     path = Path(__file__).resolve().parent.parent / "deploy" / "slack-manifest.yaml"
     manifest = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -758,7 +764,19 @@ def test_manifest_matches_what_the_adapter_handles() -> None:
         "im:history",
         "users:read",
     }
+    hints = {c["command"]: c["usage_hint"] for c in features["slash_commands"]}
+    admin_words = {w.strip("[]|") for w in hints[ADMIN_COMMAND].split()}
+    assert set(ADMIN_COMMANDS) - {"help"} <= admin_words, hints[ADMIN_COMMAND]
+    assert len(hints[ADMIN_COMMAND]) <= 1000  # Slack's limit for a usage hint
     assert settings["interactivity"]["is_enabled"] is True
     assert settings["socket_mode_enabled"] is True
     assert features["app_home"]["messages_tab_enabled"] is True
     assert features["app_home"]["messages_tab_read_only_enabled"] is False
+
+
+def test_the_slack_guide_names_the_health_paths_the_server_answers() -> None:
+    guide = (Path(__file__).resolve().parent.parent / "deploy" / "SLACK.md").read_text()
+    assert re.findall(r"/health\w*", guide) and set(re.findall(r"/health\w*", guide)) <= {
+        "/healthz"
+    }
+    assert "/readyz" in guide

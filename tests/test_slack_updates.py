@@ -14,7 +14,12 @@ from urllib.parse import urlencode
 import pytest
 from slack_sdk import WebClient
 
-from bot.adapters.slack import SlackDelivery, SlackHTTPServer, build_app
+from bot.adapters.slack import (
+    SUBSCRIBED_CONFIRMATION,
+    SlackDelivery,
+    SlackHTTPServer,
+    build_app,
+)
 from bot.core.admin import Actor, AdminService
 from bot.core.service import StrikeBot
 from bot.core.updates import SubscriptionService
@@ -100,6 +105,11 @@ def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
 
 
 def posts(fake: FakeSlackAPI) -> list[dict[str, Any]]:
+    """The status updates posted (not the confirmations of new subscriptions)."""
+    return [p for p in all_posts(fake) if p.get("text") != SUBSCRIBED_CONFIRMATION]
+
+
+def all_posts(fake: FakeSlackAPI) -> list[dict[str, Any]]:
     return [c.params for c in fake.calls_to("chat.postMessage")]
 
 
@@ -109,6 +119,8 @@ def test_a_newer_fact_is_posted_once_to_each_subscribed_channel(
     for channel in SUBSCRIBED:
         assert "now subscribed" in strike(slack, "subscribe", channel=channel)
     assert "already subscribed" in strike(slack, "subscribe", channel=SUBSCRIBED[0])
+    confirmed = [p["channel"] for p in all_posts(fake) if p["text"] == SUBSCRIBED_CONFIRMATION]
+    assert confirmed == list(SUBSCRIBED)  # once each, when first subscribed
     SubscriptionService(bot.store).subscribe(
         Actor("x", is_admin=True), "discord", "1100000000000000004"
     )
@@ -205,3 +217,43 @@ def test_the_delivery_thread_retries_a_refused_post(slack, fake, bot, admin, del
     (row,) = SubscriptionStore(bot.store).deliveries()
     assert (row["status"], row["attempts"]) == ("sent", 2)
     assert len(posts(fake)) == 2  # one refused, one delivered; never more
+
+
+# --- a channel the bot cannot post in ---------------------------------------------------
+
+
+def test_subscribing_a_channel_the_bot_is_not_in_says_so_and_changes_nothing(
+    slack, fake, bot
+) -> None:
+    fake.not_member.add("C0009")
+    reply = strike(slack, "subscribe", channel="C0009")
+    assert "not_in_channel" in reply and "/invite @strikebot" in reply
+    assert "now subscribed" not in reply
+    assert SubscriptionService(bot.store).list() == []
+    assert "now subscribed" in strike(slack, "subscribe", channel="C0001")
+    (confirmation,) = [p for p in all_posts(fake) if p["channel"] == "C0001"]
+    assert "status updates" in confirmation["text"] and confirmation["link_names"] is False
+    assert [s.channel for s in SubscriptionService(bot.store).list()] == ["C0001"]
+
+
+def test_failed_deliveries_are_shown_by_strike_admin_subscriptions(
+    slack, fake, bot, admin, delivery
+) -> None:
+    for channel in SUBSCRIBED:
+        strike(slack, "subscribe", channel=channel)
+    fake.not_member.add(SUBSCRIBED[1])  # the bot was removed from the channel afterwards
+    add_newer_fact(admin)
+    assert delivery.run_once() == {"sent": 1, "failed": 1}
+    fields = slash_payload(
+        "/strike-admin", "subscriptions", user=ADMIN, response_url=fake.response_url("subs")
+    )
+    assert slack.post(urlencode(fields), "application/x-www-form-urlencoded").status == 200
+    (reply,) = [c.params for c in fake.wait_for(RESPONSE_URL, where=lambda c: "subs" in c.path)]
+    text = json.dumps(reply["blocks"], ensure_ascii=False)
+    assert SUBSCRIBED[0] in text and SUBSCRIBED[1] in text
+    assert "1 update not delivered" in text and "not_in_channel" in text
+    listed = {s.channel: s for s in SubscriptionService(bot.store).list()}
+    assert listed[SUBSCRIBED[0]].failed == 0 and listed[SUBSCRIBED[0]].last_error is None
+    assert (
+        listed[SUBSCRIBED[1]].failed == 1 and "not_in_channel" in listed[SUBSCRIBED[1]].last_error
+    )

@@ -12,6 +12,8 @@ import asyncio
 import contextlib
 import datetime as dt
 import functools
+import hashlib
+import json
 import logging
 import re
 from collections import OrderedDict
@@ -41,7 +43,13 @@ from bot.core.report import Report, ReportService
 from bot.core.review import MAX_REASON, ReviewItem, ReviewService
 from bot.core.service import MAX_QUESTION_CHARS, StrikeBot
 from bot.core.suggest import known_questions, suggest_questions
-from bot.core.updates import Deliverer, Delivery, StatusUpdates, SubscriptionService
+from bot.core.updates import (
+    Deliverer,
+    Delivery,
+    StatusUpdates,
+    Subscription,
+    SubscriptionService,
+)
 from bot.render import discord_embeds as render
 from bot.render.status_updates import discord_update_embed
 from bot.runtime.supervisor import (
@@ -76,6 +84,7 @@ REVIEW_COUNT_UP_TO = 200  # pending candidates read to say how many are waiting
 MAX_REMEMBERED_VOTES = 10_000
 DELIVERY_STOP_TIMEOUT_S = 10.0
 UNAVAILABLE_RETRIES = 2  # a 503 from the REST API is tried again twice
+COMMANDS_HASH_KEY = "discord_commands_sha256"  # in the meta table, per guild or "global"
 
 T = TypeVar("T")
 C = TypeVar("C", bound=discord.Client)
@@ -294,6 +303,11 @@ class Frontend:
         )
         return Actor(str(user.id), PLATFORM, is_admin, name=str(user))
 
+    def subscription_list(self, actor: Actor) -> list[Subscription]:
+        """Every subscribed channel with the updates it did not get; for admins."""
+        self.admin.require(actor)
+        return self.subscriptions.list()
+
     def due(self, actor: Actor) -> tuple[dt.date, list[tuple[Fact, int]]]:
         """Active facts past their review-by date (as `strikebot facts due`), with the days
         each is overdue; for admins."""
@@ -340,7 +354,7 @@ async def tell_privately(interaction: discord.Interaction, text: str) -> None:
                 log.debug("could not delete the public placeholder", exc_info=True)
         await send(interaction, ephemeral=True, content=render.plain_message(text))
     except discord.HTTPException:
-        log.warning("could not tell user %s: %s", interaction.user.id, text, exc_info=True)
+        log.warning("could not send a private reply on Discord: %s", text, exc_info=True)
 
 
 def feedback_view(answer: Answer) -> discord.ui.View | None:
@@ -711,7 +725,7 @@ async def open_review_form(
     """Open the form for a review button, for admins and pending candidates only."""
     actor = frontend.actor(interaction)
     if not actor.is_admin:
-        log.info("refused review %s for discord user %s", action, actor.id)
+        log.info("refused review %s for a non-admin", action)
         await tell_privately(interaction, frontend.refusal("/strike-admin review"))
         return
     try:
@@ -743,7 +757,7 @@ class ReviewModal(discord.ui.Modal):
     async def on_submit(self, interaction: discord.Interaction) -> None:
         actor = self.frontend.actor(interaction)
         if not actor.is_admin:
-            log.info("refused a review form for discord user %s", actor.id)
+            log.info("refused a review form for a non-admin")
             await tell_privately(interaction, self.frontend.refusal("/strike-admin review"))
             return
         if self.from_listing and interaction.message is not None:
@@ -934,9 +948,14 @@ class StrikeCommands(app_commands.Group):
             return
         actor = self.frontend.actor(interaction)
         if not actor.is_admin:
-            log.info("refused /strike %s for discord user %s", name, actor.id)
+            log.info("refused /strike %s for a non-admin", name)
             await tell_privately(interaction, self.frontend.refusal(f"/strike {name}"))
             return
+        if name == "subscribe":
+            missing = missing_post_permissions(interaction.app_permissions)
+            if missing:
+                await tell_privately(interaction, cannot_post(missing))
+                return
         await defer(interaction, ephemeral=True)
         change = getattr(self.frontend.subscriptions, name)
         try:
@@ -946,6 +965,28 @@ class StrikeCommands(app_commands.Group):
             await tell_privately(interaction, explain(exc) or APOLOGY)
             return
         await send(interaction, ephemeral=True, content=render.plain_message(result.message))
+
+
+POST_PERMISSIONS = (
+    ("view_channel", "View Channel"),
+    ("send_messages", "Send Messages"),
+    ("embed_links", "Embed Links"),  # status updates are embeds
+)
+
+
+def missing_post_permissions(permissions: discord.Permissions) -> list[str]:
+    """The permissions the bot lacks (in the channel of an interaction: Discord sends them
+    with it) to post status updates there."""
+    return [label for flag, label in POST_PERMISSIONS if not getattr(permissions, flag)]
+
+
+def cannot_post(missing: list[str]) -> str:
+    names = ", ".join(missing)
+    return (
+        f"I can't post status updates in this channel: I need the {names} "
+        f"permission{'s' if len(missing) > 1 else ''} here. Give them to strikebot (its role, "
+        "or this channel's permissions), then run `/strike subscribe` again. Nothing was changed."
+    )
 
 
 class AdminCommands(
@@ -965,7 +1006,7 @@ class AdminCommands(
     async def _allowed(self, interaction: discord.Interaction) -> Actor | None:
         actor = self.frontend.actor(interaction)
         if not actor.is_admin:
-            log.info("refused /strike-admin for discord user %s", actor.id)
+            log.info("refused /strike-admin for a non-admin")
             await tell_privately(interaction, self.frontend.refusal())
             return None
         return actor
@@ -1157,6 +1198,12 @@ class AdminCommands(
             interaction, self.frontend.due, show=lambda r: render.due_embed(r[1], r[0])
         )
 
+    @app_commands.command(description="Channels that get status updates, and updates not delivered")
+    async def subscriptions(self, interaction: discord.Interaction) -> None:
+        await self._call(
+            interaction, self.frontend.subscription_list, show=render.subscriptions_embed
+        )
+
     @app_commands.command(description="What people could not get answered, top facts, answer rate")
     @app_commands.describe(days="Look back this many days (default 30)")
     async def report(
@@ -1190,7 +1237,7 @@ class StrikeTree(app_commands.CommandTree):
         else:
             text = explain(original)
         if text is None:
-            log.error("/%s failed for user %s", name, interaction.user.id, exc_info=original)
+            log.error("/%s failed", name, exc_info=original)
             text = APOLOGY
         await tell_privately(interaction, text)
 
@@ -1276,7 +1323,7 @@ class StrikeClientMixin:
         self._delivery = asyncio.create_task(
             delivery_loop(self, interval, self._delivery_stop)  # type: ignore[arg-type]
         )
-        await sync_commands(self.tree, self.strike.settings.discord_guild_id)
+        await sync_commands(self.tree, self.strike.settings.discord_guild_id, frontend=self.strike)
 
     async def on_ready(self) -> None:
         log.info("connected to Discord as %s (%s)", self.user, self.user.id)  # type: ignore[attr-defined]
@@ -1332,19 +1379,40 @@ class ShardedStrikeClient(StrikeClientMixin, discord.AutoShardedClient):
         self._init_strike(frontend)
 
 
-async def sync_commands(tree: app_commands.CommandTree, guild_id: int | None) -> None:
+def command_tree_hash(tree: app_commands.CommandTree, guild: discord.abc.Snowflake | None) -> str:
+    """A hash of exactly what a sync would register (the payload discord.py sends), for
+    this application and this guild (or globally)."""
+    commands = [command.to_dict(tree) for command in tree.get_commands(guild=guild)]
+    where = {"application": tree.client.application_id, "guild": guild.id if guild else None}
+    text = json.dumps({**where, "commands": commands}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+async def sync_commands(
+    tree: app_commands.CommandTree, guild_id: int | None, *, frontend: Frontend | None = None
+) -> None:
     """Register the commands: instantly in one guild with DISCORD_GUILD_ID, else globally
-    (Discord can take a while to show global changes). A failure is logged, not fatal:
+    (Discord can take a while to show global changes), and only when they changed since the
+    last sync from this database (the command tree's hash is kept in its meta table: the
+    bulk overwrite is rate-limited, and a start needs none). A failure is logged, not fatal:
     mentions and DMs work without commands."""
+    guild = discord.Object(id=guild_id) if guild_id else None
+    if guild is not None:
+        tree.copy_global_to(guild=guild)
+    key = f"{COMMANDS_HASH_KEY}:{guild_id or 'global'}"
+    digest = command_tree_hash(tree, guild)
+    if frontend is not None and await _stored_meta(frontend, key) == digest:
+        log.info("commands unchanged since the last sync; not synced again")
+        return
     try:
-        if guild_id:
-            guild = discord.Object(id=guild_id)
-            tree.copy_global_to(guild=guild)
+        if guild is not None:
             synced = await tree.sync(guild=guild)
             log.info("synced %d command(s) to guild %s", len(synced), guild_id)
         else:
             synced = await tree.sync()
             log.info("synced %d global command(s)", len(synced))
+        if frontend is not None:
+            await _store_meta(frontend, key, digest)
     except discord.Forbidden:
         log.error(
             "Discord refused the command sync: invite the bot with the applications.commands "
@@ -1353,6 +1421,21 @@ async def sync_commands(tree: app_commands.CommandTree, guild_id: int | None) ->
         )
     except discord.HTTPException as exc:
         log.error("command sync failed: %s %s", exc.status, exc.text)
+
+
+async def _stored_meta(frontend: Frontend, key: str) -> str | None:
+    try:
+        return await frontend.run(frontend.bot.store.meta, key)
+    except StoreError as exc:
+        log.warning("could not read the last command sync: %s", exc)
+        return None
+
+
+async def _store_meta(frontend: Frontend, key: str, value: str) -> None:
+    try:
+        await frontend.run(frontend.bot.store.set_meta, key, value)
+    except StoreError as exc:  # the next start syncs again: harmless
+        log.warning("could not record the command sync: %s", exc)
 
 
 def _addressed(message: discord.Message, me: discord.abc.User) -> bool:

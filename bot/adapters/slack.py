@@ -13,15 +13,14 @@ import asyncio
 import json
 import logging
 import secrets
+import signal
 import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.error import URLError
-from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 from slack_bolt import App, BoltResponse
@@ -37,6 +36,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 from slack_sdk.webhook import WebhookClient
 
+from bot.adapters.slack_http import EVENTS_PATH, SlackHTTPServer
 from bot.adapters.slack_replay import VerifiedOnce, guard_for
 from bot.core.admin import Actor, AdminInputError, AdminService, PermissionDenied
 from bot.core.due import due_facts
@@ -47,9 +47,16 @@ from bot.core.report import ReportService
 from bot.core.review import ReviewService
 from bot.core.service import StrikeBot
 from bot.core.slash_commands import ASK, SUBSCRIBE, UNSUBSCRIBE, Command, parse_admin, parse_strike
-from bot.core.updates import Deliverer, StatusUpdate, StatusUpdates, SubscriptionService
+from bot.core.updates import (
+    Deliverer,
+    DeliveryFailed,
+    StatusUpdate,
+    StatusUpdates,
+    SubscriptionService,
+)
 from bot.render import slack_blocks as kit
 from bot.render.status_updates import slack_update_message
+from bot.runtime.health import HealthChecks
 from bot.runtime.supervisor import (
     CONNECTED,
     STOPPING,
@@ -65,8 +72,6 @@ log = logging.getLogger(__name__)
 
 STRIKE_COMMAND = "/strike"
 ADMIN_COMMAND = "/strike-admin"
-EVENTS_PATH = "/slack/events"
-MAX_BODY_BYTES = 1_000_000
 SOCKET_PING_INTERVAL_S = 5.0
 SEEN_LIMIT = 5000
 ADMIN_REFUSAL = (
@@ -79,6 +84,18 @@ SUBSCRIBE_REFUSAL = (
 NOT_A_CHANNEL = (
     "Run `/strike subscribe` in the channel that should get the updates, not in a direct message."
 )
+SUBSCRIBED_CONFIRMATION = (
+    "An admin subscribed this channel to strike status updates: strikebot will post here "
+    "whenever the status changes."
+)
+CANNOT_POST = (
+    "I can't post in this channel (Slack says `{code}`), so it was not subscribed and nothing "
+    "was changed. Invite me first (`/invite @strikebot`), then run `/strike subscribe` again."
+)
+NO_CHECK = (
+    "I couldn't reach Slack to check that I can post in this channel; nothing was changed. "
+    "Please try `/strike subscribe` again in a moment."
+)
 FAILURE = "Sorry, something went wrong on my side; please try again in a moment."
 STORE_FAILURE = "Sorry, I can't reach my database right now; please try again shortly."
 BOT_TOKEN_NAME = "Bot User OAuth Token"
@@ -87,6 +104,7 @@ POST_OPTIONS = {"unfurl_links": False, "unfurl_media": False, "link_names": Fals
 EPHEMERAL_OPTIONS = {"link_names": False, "parse": "none"}
 REVIEW_FETCH = 1000  # pending candidates read to count them; at most kit.REVIEW_SHOWN are shown
 MAX_RETRY_AFTER_S = 30  # a longer wait asked by a 429 is not waited for: the call fails
+BAD_REQUEST = '{"error": "bad request"}'
 
 Reply = Callable[[dict[str, Any]], Any]
 
@@ -188,7 +206,7 @@ class StrikeSlack:
         try:
             user = client.users_info(user=user_id).get("user") or {}
         except (SlackApiError, URLError, OSError) as exc:
-            log.warning("users.info failed for %s: %s", user_id, _api_error(exc))
+            log.warning("users.info failed (is the user a workspace admin?): %s", _api_error(exc))
             user = {}
         if user.get("deleted"):
             return False
@@ -306,19 +324,50 @@ class StrikeSlack:
         user = command.get("user_id") or ""
         channel = command.get("channel_id") or ""
         if not self.is_admin(user, client):
-            log.info("refused /strike %s for non-admin %s", cmd.name, user)
+            log.info("refused /strike %s for a non-admin", cmd.name)
             return kit.notice(SUBSCRIBE_REFUSAL)
         if not channel or channel.startswith("D"):
             return kit.notice(NOT_A_CHANNEL)
         actor = Actor(user, "slack", is_admin=True, name=command.get("user_name"))
         service = self.subscriptions
-        change = service.subscribe if cmd.name == SUBSCRIBE else service.unsubscribe
 
-        def work() -> dict[str, Any]:
+        def unsubscribe() -> dict[str, Any]:
             self.admin.require(actor)  # the admin rate
-            return kit.notice(change(actor, "slack", channel).message)
+            return kit.notice(service.unsubscribe(actor, "slack", channel).message)
 
-        return self.compute(work)
+        if cmd.name == UNSUBSCRIBE:
+            return self.compute(unsubscribe)
+        checked: dict[str, bool] = {}
+
+        def may_subscribe() -> dict[str, Any]:
+            self.admin.require(actor)  # the admin rate
+            checked["already"] = service.is_subscribed("slack", channel)
+            return {}
+
+        refused = self.compute(may_subscribe)
+        if refused:
+            return refused
+        # A new subscription is confirmed in the channel first (outside the core lock):
+        # a channel the bot cannot post in is never subscribed.
+        if not checked["already"]:
+            problem = self.confirm_in_channel(client, channel)
+            if problem:
+                return kit.notice(problem)
+        return self.compute(lambda: kit.notice(service.subscribe(actor, "slack", channel).message))
+
+    def confirm_in_channel(self, client: WebClient, channel: str) -> str | None:
+        """Post the subscription's confirmation in the channel: this proves the bot can post
+        there (it must be a member). None when posted, else what to tell the admin."""
+        try:
+            client.chat_postMessage(channel=channel, text=SUBSCRIBED_CONFIRMATION, **POST_OPTIONS)
+        except SlackApiError as exc:
+            code = _api_error(exc)
+            log.info("could not post in channel %s to subscribe it: %s", channel, code)
+            return CANNOT_POST.format(code=code)
+        except (URLError, OSError) as exc:
+            log.warning("could not reach Slack to subscribe channel %s: %s", channel, exc)
+            return NO_CHECK
+        return None
 
     def common_reply(self, cmd: Command) -> dict[str, Any]:
         """Replies shared by the slash command, mentions and DMs (status and questions go
@@ -398,7 +447,7 @@ class StrikeSlack:
                 channel=channel, user=user, **options, **EPHEMERAL_OPTIONS, **body
             )
         except (SlackApiError, URLError, OSError) as exc:
-            log.warning("could not tell %s on Slack: %s", user, _api_error(exc))
+            log.warning("could not send a private notice on Slack: %s", _api_error(exc))
 
     # --- feedback buttons ----------------------------------------------------------------
 
@@ -438,7 +487,7 @@ class StrikeSlack:
         user = command.get("user_id") or ""
         cmd = parse_admin(kit.plain_from_slack(command.get("text")))
         if not self.is_admin(user, client):
-            log.info("refused /strike-admin %s for non-admin %s", cmd.name, user)
+            log.info("refused /strike-admin %s for a non-admin", cmd.name)
             self.send(respond, {**kit.notice(ADMIN_REFUSAL), "response_type": "ephemeral"})
             return
         if cmd.name == "add":
@@ -472,6 +521,9 @@ class StrikeSlack:
             )
         if cmd.name == "report":
             return kit.report_message(self.reports.build(actor, cmd.days))
+        if cmd.name == "subscriptions":
+            self.admin.require(actor)
+            return kit.subscriptions_message(self.subscriptions.list())
         return kit.admin_help_message(cmd.problem)
 
     def open_modal(
@@ -580,7 +632,7 @@ class StrikeSlack:
         try:
             client.chat_postMessage(channel=user, **POST_OPTIONS, **body)
         except (SlackApiError, URLError, OSError) as exc:
-            log.warning("could not message %s: %s", user, _api_error(exc))
+            log.warning("could not send a direct message on Slack: %s", _api_error(exc))
 
     def review_list(self, note: str | None = None) -> dict[str, Any]:
         """The pending candidates, with buttons (call with the core lock held)."""
@@ -609,7 +661,7 @@ class StrikeSlack:
         ack()
         user = (body.get("user") or {}).get("id") or ""
         if not self.is_admin(user, client):
-            log.info("refused review button for non-admin %s", user)
+            log.info("refused a review button for a non-admin")
             self.send(respond, _private(kit.notice(ADMIN_REFUSAL)))
             return
         try:
@@ -724,6 +776,7 @@ class StrikeSlack:
 
 def webhook(url: str, proxy: str | None = None, ssl: Any = None) -> WebhookClient:
     """A client for a response URL, retrying as Web API calls do."""
+    quiet_sdk_retries()
     return WebhookClient(url, timeout=10, proxy=proxy, ssl=ssl, retry_handlers=retry_handlers())
 
 
@@ -797,9 +850,13 @@ class SlackDelivery:
         self.interval = interval
 
     def post(self, channel: str, update: StatusUpdate) -> None:
-        """One update to one channel; raises when Slack refuses it (it is retried later)."""
+        """One update to one channel; raises when Slack refuses it (it is retried later, and
+        Slack's reason is kept for `subscriptions` to show)."""
         body = slack_update_message(update)
-        self.client.chat_postMessage(channel=channel, **POST_OPTIONS, **body)
+        try:
+            self.client.chat_postMessage(channel=channel, **POST_OPTIONS, **body)
+        except SlackApiError as exc:
+            raise DeliveryFailed(f"Slack refused the post: {_api_error(exc)}") from None
 
     def run_once(self) -> dict[str, int]:
         """Send what is pending now; returns how many were sent and how many failed."""
@@ -888,9 +945,29 @@ def retry_handlers() -> list[RetryHandler]:
     ]
 
 
+SDK_LOGGERS = ("slack_sdk.web.base_client", "slack_sdk.webhook.client")
+SDK_ATTEMPT_FAILED = "Failed to send a request to Slack API server"
+
+
+def _not_a_retried_attempt(record: logging.LogRecord) -> bool:
+    # slack_sdk logs this ERROR for every attempt that fails, before its retry handlers
+    # try again; the retry is expected, and a call that finally fails raises, which the
+    # adapter logs as one WARNING.
+    return not record.getMessage().startswith(SDK_ATTEMPT_FAILED)
+
+
+def quiet_sdk_retries() -> None:
+    """Drop slack_sdk's own line for each failed attempt (idempotent)."""
+    for name in SDK_LOGGERS:
+        logger = logging.getLogger(name)
+        if _not_a_retried_attempt not in logger.filters:
+            logger.addFilter(_not_a_retried_attempt)
+
+
 def make_client(token: str, api_url: str) -> WebClient:
     """A Web API client on SLACK_API_URL (Slack's own by default, or a fake/proxy), retrying
     rate limits, server errors and dropped connections (`retry_handlers`)."""
+    quiet_sdk_retries()
     base = api_url if api_url.endswith("/") else api_url + "/"
     return WebClient(token=token, base_url=base, timeout=10, retry_handlers=retry_handlers())
 
@@ -908,6 +985,53 @@ def _bolt_logger() -> logging.Logger:
     return logger
 
 
+class StrikeApp(App):
+    """The Bolt app, taking HTTP requests raw: their timestamp and signature are checked
+    before Bolt parses anything of them, and a signed body that is not a Slack request is
+    refused; every refusal is one log line and a 400 or 401, never a traceback."""
+
+    verification: VerifiedOnce
+
+    def handle_http(self, body: str, query: str, headers: dict[str, str]) -> BoltResponse:
+        """One request as it came over HTTP (blocking: Bolt waits for the listener's ack)."""
+        headers = {k.lower(): v for k, v in headers.items()}
+        timestamp = headers.get("x-slack-request-timestamp", "")
+        signature = headers.get("x-slack-signature", "")
+        if not self.verification.screen(body, timestamp, signature):
+            return self.verification.refusal()
+        try:
+            request = BoltRequest(body=body, query=query, headers=headers)
+        except Exception as exc:  # Bolt reads the body into its context as it builds this
+            return _malformed(f"{type(exc).__name__}: {exc}")
+        problem = _shape_problem(request.body)
+        if problem:
+            return _malformed(problem)
+        return self.dispatch(request)
+
+
+def _malformed(why: str) -> BoltResponse:
+    log.warning("refused a signed Slack request that is not a Slack request: %s", why[:200])
+    return BoltResponse(status=400, body=BAD_REQUEST)
+
+
+def _shape_problem(body: Any) -> str | None:
+    """Why a parsed body cannot be a Slack request Bolt can route, or None. Bolt assumes
+    these shapes and raises (answering 500) on others."""
+    if not isinstance(body, dict):
+        return f"the body is {type(body).__name__}, not an object"
+    for key in ("event", "team", "user", "channel", "enterprise", "view", "message", "container"):
+        value = body.get(key)
+        if value is not None and not isinstance(value, dict | str):
+            return f"{key} is {type(value).__name__}"
+    for key in ("authorizations", "actions"):
+        value = body.get(key)
+        if value is not None and not (
+            isinstance(value, list) and all(isinstance(v, dict) for v in value)
+        ):
+            return f"{key} is not a list of objects"
+    return None
+
+
 def build_app(
     settings: Settings,
     bot: StrikeBot,
@@ -915,7 +1039,7 @@ def build_app(
     *,
     client: WebClient | None = None,
     listener_executor: Executor | None = None,
-) -> App:
+) -> StrikeApp:
     """The Bolt app with every handler, used by HTTP mode, Socket Mode and the tests.
 
     Listeners run on `listener_executor` after the ack (Bolt's default: process after
@@ -926,7 +1050,8 @@ def build_app(
         token = require_token(settings.slack_bot_token, "SLACK_BOT_TOKEN", "xoxb-", BOT_TOKEN_NAME)
         client = make_client(token, settings.slack_api_url)
     signing_secret = _secret(settings.slack_signing_secret) or secrets.token_hex(32)
-    app = App(
+    verification = VerifiedOnce(signing_secret, guard_for(bot.store.path))
+    app = StrikeApp(
         name="strikebot",
         client=client,
         signing_secret=signing_secret,
@@ -937,71 +1062,11 @@ def build_app(
         # Bolt's signature check, replaced by the same check that also refuses a request
         # already accepted (a replay) and a malformed timestamp; see slack_replay.
         request_verification_enabled=False,
-        before_authorize=VerifiedOnce(signing_secret, guard_for(bot.store.path)),
+        before_authorize=verification,
     )
+    app.verification = verification
     StrikeSlack(settings, bot, admin).register(app)
     return app
-
-
-class SlackHTTPServer(ThreadingHTTPServer):
-    """Slack's HTTP mode: POSTs on /slack/events handed to Bolt (which checks signatures)."""
-
-    daemon_threads = True
-
-    def __init__(self, app: App, host: str = "0.0.0.0", port: int = 3000, path: str = EVENTS_PATH):
-        self.app = app
-        self.events_path = path
-        super().__init__((host, port), _SlackRequestHandler)
-
-    @property
-    def port(self) -> int:
-        return int(self.server_address[1])
-
-
-class _SlackRequestHandler(BaseHTTPRequestHandler):
-    server: SlackHTTPServer
-    timeout = 15  # seconds a client may take to send its request
-
-    def do_POST(self) -> None:
-        url = urlsplit(self.path)
-        if url.path != self.server.events_path:
-            self._send(404, b"not found")
-            return
-        try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            length = -1
-        if length < 0 or length > MAX_BODY_BYTES:
-            self._send(413 if length > 0 else 400, b"bad request")
-            return
-        try:
-            raw = self.rfile.read(length).decode("utf-8")
-        except UnicodeDecodeError:
-            self._send(400, b"bad request")
-            return
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        response = self.server.app.dispatch(BoltRequest(body=raw, query=url.query, headers=headers))
-        self._send(response.status, (response.body or "").encode("utf-8"), response.headers)
-
-    def do_GET(self) -> None:
-        if urlsplit(self.path).path in ("/health", "/healthz"):
-            self._send(200, b"ok")
-        else:
-            self._send(404, b"not found")
-
-    def _send(self, status: int, body: bytes, headers: dict | None = None) -> None:
-        self.send_response(status)
-        for name, values in (headers or {}).items():
-            if name.lower() == "content-length":
-                continue
-            for value in values if isinstance(values, list | tuple) else [values]:
-                self.send_header(name, str(value))
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("http: " + format, *args)
 
 
 def _announce(line: str) -> None:
@@ -1036,7 +1101,8 @@ def _finish(executor: ThreadPoolExecutor, grace: float) -> bool:
 
 class SlackPlatform:
     """Slack as one platform of `strikebot run`: connect (Socket Mode with SLACK_APP_TOKEN,
-    else HTTP mode on SLACK_PORT), serve until stopped, then finish the requests in flight.
+    else HTTP mode on SLACK_PORT, served by uvicorn with /healthz and /readyz beside
+    /slack/events), serve until stopped, then finish the requests in flight.
 
     Configuration problems raise PlatformConfigError; a rejected token or an unreachable
     API raises PlatformError (the supervisor retries it)."""
@@ -1047,10 +1113,16 @@ class SlackPlatform:
         self.settings = settings
         self.bot = bot
         self.port = settings.slack_port if port is None else port
+        self.state = PlatformState(self.name)  # the supervisor's, once run by it
+        self.health: HealthChecks | None = None  # every platform's, under `strikebot run`
         self._executor: ThreadPoolExecutor | None = None
         self._handler: Any = None
         self._server: SlackHTTPServer | None = None
         self._delivery_stop = threading.Event()
+
+    def share_health(self, checks: HealthChecks) -> None:
+        """Report these checks (all the platforms of `strikebot run`) on the HTTP port."""
+        self.health = checks
 
     def _tokens(self) -> tuple[str, str]:
         try:
@@ -1118,19 +1190,25 @@ class SlackPlatform:
         return "Socket Mode"
 
     def _listen(self, app: App) -> str:
+        health = self.health or HealthChecks(self.bot, [self.state])
         try:
-            server = SlackHTTPServer(app, self.settings.slack_host, self.port)
+            server = SlackHTTPServer(
+                app, self.settings.slack_host, self.port,
+                health=health, grace=self.settings.shutdown_grace,
+            )  # fmt: skip
         except OSError as exc:
             raise PlatformError(f"Cannot listen on port {self.port}: {exc.strerror}.") from None
         threading.Thread(target=server.serve_forever, name="slack-http", daemon=True).start()
         self._server = server
+        if not server.wait_started():
+            raise PlatformError(f"The HTTP server on port {server.port} did not start.")
         return f"HTTP mode on port {server.port} at {EVENTS_PATH}"
 
     def connected(self) -> bool:
-        """Slack's view right now: the Socket Mode connection is up, or HTTP is listening."""
+        """Slack's view right now: the Socket Mode connection is up, or HTTP is serving."""
         if self._handler is not None:
             return bool(self._handler.client.is_connected())
-        return self._server is not None
+        return self._server is not None and self._server.serving
 
     def close(self, grace: float) -> bool:
         """Stop taking requests, let those in flight finish (up to `grace` s), stop the
@@ -1139,7 +1217,7 @@ class SlackPlatform:
             self._handler.close()
             self._handler = None
         if self._server is not None:
-            self._server.shutdown()
+            self._server.shutdown(timeout=grace + 5)
             self._server.server_close()
             self._server = None
         finished = True
@@ -1153,6 +1231,7 @@ class SlackPlatform:
 
     async def run(self, stop: asyncio.Event, state: PlatformState) -> None:
         """Serve until `stop` is set (see supervisor.Platform)."""
+        self.state = state
         try:
             state.detail = await asyncio.to_thread(self.connect)
             state.probe = self.connected
@@ -1171,19 +1250,36 @@ def run_slack(
     *,
     stop: threading.Event | None = None,
 ) -> None:
-    """`strikebot slack`: only Slack, until stopped (Ctrl-C, or `stop` set). Any problem
-    connecting ends it with a one-line SystemExit; `strikebot run` retries instead."""
+    """`strikebot slack`: only Slack, until stopped (Ctrl-C, SIGTERM, or `stop` set), then
+    the answers in flight are finished. Any problem connecting ends it with a one-line
+    SystemExit; `strikebot run` retries instead."""
     platform = SlackPlatform(settings, bot, port=port)
     try:
         detail = platform.connect()
     except PlatformError as exc:
         platform.close(0)
         raise SystemExit(str(exc)) from None
+    platform.state.detail = detail
+    platform.state.probe = platform.connected
+    platform.state.set(CONNECTED)
     _announce(f"strikebot is connected to Slack ({detail}). Press Ctrl-C to stop.")
     stop = stop or threading.Event()
+    restore = _stop_on_sigterm(stop)
     try:
-        stop.wait()
+        while not stop.wait(0.5):
+            pass
     except KeyboardInterrupt:
         pass
     finally:
+        platform.state.set(STOPPING)
         platform.close(settings.shutdown_grace)
+        restore()
+
+
+def _stop_on_sigterm(stop: threading.Event) -> Callable[[], None]:
+    """SIGTERM sets `stop` (a graceful stop, as Ctrl-C); returns how to undo it. Nothing is
+    changed off the main thread, where signals cannot be handled."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous = signal.signal(signal.SIGTERM, lambda _sig, _frame: stop.set())
+    return lambda: signal.signal(signal.SIGTERM, previous)

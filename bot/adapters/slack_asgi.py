@@ -1,49 +1,28 @@
-"""Slack's HTTP mode behind an ASGI server, for running several worker processes
-(`strikebot slack --workers N`, or `uvicorn --factory bot.adapters.slack_asgi:create_app`).
+"""Slack's HTTP mode in several worker processes (`strikebot slack --workers N`, or
+`uvicorn --factory bot.adapters.slack_asgi:create_app`).
 
 Each worker builds its own settings, store and Bolt app at start-up (never at import),
-reads the one SQLite database (WAL: many readers, one writer at a time), and serves
-POST /slack/events through slack-bolt's ASGI adapter plus GET /healthz. Bolt's dispatch is
-blocking, so it runs on a thread: one slow request never holds up the worker's loop."""
+reads the one SQLite database (WAL: many readers, one writer at a time), and serves the
+same ASGI app as a single process does (bot.adapters.slack_http: POST /slack/events through
+slack-bolt's ASGI adapter, GET /healthz and /readyz)."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any
 
-from slack_bolt.adapter.asgi import SlackRequestHandler
-from slack_bolt.adapter.asgi.http_request import AsgiHttpRequest
-from slack_bolt.request import BoltRequest
-from slack_bolt.response import BoltResponse
-
-from bot.adapters.slack import EVENTS_PATH, MAX_BODY_BYTES, SlackPlatform
+from bot.adapters.slack import SlackPlatform
+from bot.adapters.slack_http import SlackHTTP
 from bot.core.service import StrikeBot
 from bot.runtime.build import build_bot
-from bot.runtime.health import health_report
+from bot.runtime.health import HealthChecks
+from bot.runtime.http import Receive, Scope, Send
 from bot.runtime.logs import configure_logging
 from bot.runtime.supervisor import CONNECTED, PlatformState
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
-
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
-
-
-class ThreadedSlackRequestHandler(SlackRequestHandler):
-    """slack-bolt's ASGI handler, with the blocking dispatch moved off the event loop."""
-
-    async def dispatch(self, request: AsgiHttpRequest) -> BoltResponse:
-        body = await request.get_raw_body()
-        bolt_request = BoltRequest(
-            body=body, query=request.query_string, headers=request.get_headers()
-        )
-        return await asyncio.to_thread(self.app.dispatch, bolt_request)
 
 
 class SlackASGI:
@@ -54,9 +33,9 @@ class SlackASGI:
         self.settings = settings
         self.bot: StrikeBot | None = None
         self.platform: SlackPlatform | None = None
-        self.handler: ThreadedSlackRequestHandler | None = None
         self.state = PlatformState("slack")
         self.started = time.time()
+        self.http = SlackHTTP()
 
     def start(self) -> None:
         """Blocking start-up; raises PlatformError on a bad token or setting."""
@@ -65,7 +44,7 @@ class SlackASGI:
         self.platform = SlackPlatform(self.settings, self.bot)
         app, _client, _ = self.platform.prepare(http_only=True)
         self.bot.warm()
-        self.handler = ThreadedSlackRequestHandler(app, path=EVENTS_PATH)
+        self.http.attach(app, HealthChecks(self.bot, [self.state], started=self.started))
         self.state.detail = "HTTP mode (ASGI worker)"
         self.state.set(CONNECTED)
 
@@ -79,7 +58,7 @@ class SlackASGI:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
         elif scope["type"] == "http":
-            await self._http(scope, receive, send)
+            await self.http(scope, receive, send)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -96,40 +75,6 @@ class SlackASGI:
                 await asyncio.to_thread(self.stop)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
-
-    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path, method = scope["path"], scope["method"]
-        if method == "GET" and path in ("/healthz", "/readyz"):
-            await self._health(send)
-            return
-        if method == "POST" and path == EVENTS_PATH:
-            length = dict(scope["headers"]).get(b"content-length", b"")
-            if not length.isdigit() or int(length) > MAX_BODY_BYTES:
-                await _respond(send, 413 if length.isdigit() else 411, b"bad request")
-                return
-        if self.handler is None:
-            await _respond(send, 503, b"starting")
-            return
-        try:
-            await self.handler(scope, receive, send)
-        except UnicodeDecodeError:
-            await _respond(send, 400, b"bad request")
-
-    async def _health(self, send: Send) -> None:
-        if self.bot is None:
-            await _respond(send, 503, b'{"ready": false}', "application/json")
-            return
-        report = await asyncio.to_thread(
-            health_report, self.bot, [self.state], started=self.started
-        )
-        body = json.dumps(report).encode()
-        await _respond(send, 200 if report["ready"] else 503, body, "application/json")
-
-
-async def _respond(send: Send, status: int, body: bytes, kind: str = "text/plain") -> None:
-    headers = [(b"content-type", kind.encode()), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
 
 
 def create_app() -> SlackASGI:

@@ -49,6 +49,7 @@ SQLITE_TIMEOUT_S = 1.0  # how long a busy database may hold up an acknowledgemen
 PURGE_EVERY = 500  # checks between deletions of expired rows
 WARN_EVERY_S = 60.0  # at most one warning a minute about a busy database
 TABLE = "slack_replay"
+MAX_TIMESTAMP_DIGITS = 12  # seconds since 1970: 10 digits until the year 2286
 
 Clock = Callable[[], float]
 
@@ -235,16 +236,41 @@ def _header(req: BoltRequest, name: str) -> str:
     return values[0] or ""
 
 
+def usable_timestamp(value: str) -> bool:
+    """A Slack timestamp: ASCII digits only, at most MAX_TIMESTAMP_DIGITS of them (Python's
+    `isdigit` also takes "²" or "١", and a 400-digit number overflows the window check)."""
+    value = value.strip()
+    return 0 < len(value) <= MAX_TIMESTAMP_DIGITS and value.isascii() and value.isdigit()
+
+
 class VerifiedOnce(RequestVerification):
     """Bolt's signature check (its own verifier and 401 answer), refusing as well a
     timestamp that is not a number (Bolt's check raises on it and answers 500) and a signed
     request that was already accepted (see the module docstring). Socket Mode envelopes are
-    not signed and pass untouched, as with Bolt's check."""
+    not signed and pass untouched, as with Bolt's check.
+
+    `screen` is the same timestamp and signature check on the raw body and headers, for
+    the HTTP server to run before Bolt parses anything of an unauthenticated request."""
 
     def __init__(self, signing_secret: str, guard: ReplayGuard, *, clock: Clock = time.time):
         super().__init__(signing_secret, base_logger=log)
         self.guard = guard
         self.clock = clock
+
+    def screen(self, raw_body: str, timestamp: str, signature: str) -> bool:
+        """True when the timestamp is usable and the signature right (a refusal is logged,
+        one line)."""
+        if not usable_timestamp(timestamp):
+            log.info("refused a Slack request without a usable timestamp")
+            return False
+        if not self.verifier.is_valid(raw_body, timestamp, signature):
+            log.info("refused a Slack request with a bad or stale signature")
+            return False
+        return True
+
+    def refusal(self) -> BoltResponse:
+        """The answer to a refused request: 401, as Bolt gives."""
+        return self._build_error_response()
 
     def process(
         self, *, req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]
@@ -253,11 +279,7 @@ class VerifiedOnce(RequestVerification):
             return next()
         signature = _header(req, "x-slack-signature")
         timestamp = _header(req, "x-slack-request-timestamp")
-        if not timestamp.strip().isdigit():
-            log.info("refused a Slack request without a usable timestamp")
-            return self._build_error_response()
-        if not self.verifier.is_valid(req.raw_body, timestamp, signature):
-            log.info("refused a Slack request with a bad or stale signature")
+        if not self.screen(req.raw_body, timestamp, signature):
             return self._build_error_response()
         return self._first_time(req, signature, int(timestamp), next)
 

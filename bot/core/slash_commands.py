@@ -25,6 +25,7 @@ ADMIN_COMMANDS = (
     "restore",
     "audit",
     "unanswered",
+    "subscriptions",
     HELP,
 )
 HELP_WORDS = frozenset({"?", "h", "commands", "usage", "menu"})
@@ -63,6 +64,7 @@ ADMIN_HELP: tuple[tuple[str, str], ...] = (
     ("restore FACT_ID [reason]", "undo a retraction"),
     ("audit [FACT_ID]", "who changed what, newest first"),
     ("unanswered [N]", "recent questions I could not answer"),
+    ("subscriptions", "the channels that get status updates, and updates they did not get"),
     ("help", "this list"),
 )
 
@@ -167,7 +169,7 @@ def parse_admin(text: str | None) -> Command:
         return Command("unanswered", limit=_limit(rest[0] if rest else None))
     if first == "article":
         return Command("article", text=" ".join(rest))
-    if first in ("review", "due"):
+    if first in ("review", "due", "subscriptions"):
         return Command(first)
     if first == "report":
         days = _count(rest[0]) if rest else DEFAULT_REPORT_DAYS

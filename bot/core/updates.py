@@ -102,12 +102,16 @@ class Delivery:
 
 @dataclass(frozen=True, slots=True)
 class Subscription:
-    """A channel that gets status updates."""
+    """A channel that gets status updates, and the updates it has not been given (posts the
+    platform refused, still retried or given up), with the newest refusal."""
 
     platform: str
     channel: str
     added_by: str | None
     added_at: str | None
+    failed: int = 0
+    last_error: str | None = None
+    last_failed_at: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,7 +194,7 @@ class SubscriptionService:
         platform, channel = _check_target(platform, channel)
         if not self.records.subscribe(platform, channel, actor.audit_name):
             return SubscriptionResult(False, "This channel is already subscribed to updates.")
-        log.info("%s subscribed %s channel %s", actor.audit_name, platform, channel)
+        log.info("an admin subscribed %s channel %s", platform, channel)  # never the user id
         return SubscriptionResult(
             True,
             "This channel is now subscribed: it will get a message when the status changes.",
@@ -202,15 +206,31 @@ class SubscriptionService:
         platform, channel = _check_target(platform, channel)
         if not self.records.unsubscribe(platform, channel, actor.audit_name):
             return SubscriptionResult(False, "This channel is not subscribed to updates.")
-        log.info("%s unsubscribed %s channel %s", actor.audit_name, platform, channel)
+        log.info("an admin unsubscribed %s channel %s", platform, channel)
         return SubscriptionResult(True, "This channel will no longer get status updates.")
 
+    def is_subscribed(self, platform: str, channel: str) -> bool:
+        row = self.records.subscription(platform, channel)
+        return bool(row and row["active"])
+
     def list(self, platform: str | None = None) -> list[Subscription]:
-        """The active subscriptions (of one platform, or all)."""
-        return [
-            Subscription(r["platform"], r["channel"], r["added_by"], r["added_at"])
-            for r in self.records.subscriptions(platform)
-        ]
+        """The active subscriptions (of one platform, or all), with their failed deliveries."""
+        failures = self.records.failures(platform)
+        subscriptions = []
+        for row in self.records.subscriptions(platform):
+            failed = failures.get(int(row["id"])) or {}
+            subscriptions.append(
+                Subscription(
+                    row["platform"],
+                    row["channel"],
+                    row["added_by"],
+                    row["added_at"],
+                    failed=int(failed.get("failed") or 0),
+                    last_error=failed.get("last_error"),
+                    last_failed_at=failed.get("last_failed_at"),
+                )
+            )
+        return subscriptions
 
 
 def _require(actor: Actor) -> None:
@@ -279,7 +299,14 @@ class StatusUpdates:
 Send = Callable[[str, StatusUpdate], None]
 
 
+class DeliveryFailed(Exception):
+    """The platform refused a post; the message says why in its own words (kept as the
+    delivery's last error and shown to admins)."""
+
+
 def _describe(error: BaseException) -> str:
+    if isinstance(error, DeliveryFailed):
+        return str(error)[:500]
     return f"{type(error).__name__}: {error}"[:500]
 
 

@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 from bot.core.limits import NOTICE_KINDS, REPEAT
 from bot.core.models import Answer, Citation, Fact, Source
-from bot.render.text import EARLIER_ABOVE, EARLIER_LINK, REFUSAL, human_date
+from bot.render.text import EARLIER_ABOVE, EARLIER_LINK, REFUSAL, delivery_problem, human_date
 
 if TYPE_CHECKING:
     from bot.core.report import Report
     from bot.core.review import ReviewItem
+    from bot.core.updates import Subscription
 
 # Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits)
 TITLE_MAX = 256
@@ -377,6 +378,22 @@ def unanswered_embed(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         f"{escape(str(r['question']))} (×{r['times']}, last `{r['last_asked']}`)" for r in rows
     )
     return fit({"title": "Unanswered questions", "description": body, "color": COLOUR_ADMIN})
+
+
+def subscriptions_embed(subscriptions: Sequence[Subscription]) -> dict[str, Any]:
+    """The channels that get status updates, each with the updates it did not get."""
+    title = "Status update subscriptions"
+    if not subscriptions:
+        text = "No channel is subscribed; run `/strike subscribe` in one."
+        return {"title": title, "description": text, "color": COLOUR_ADMIN}
+    lines = []
+    for sub in subscriptions:
+        channel = sub.channel if sub.channel.isdigit() else escape(sub.channel)
+        where = f"<#{channel}>" if sub.platform == "discord" else f"{sub.platform} `{channel}`"
+        problem = delivery_problem(sub.failed, sub.last_error, sub.last_failed_at)
+        status = f" ⚠️ {escape(problem)}" if problem else " (all delivered)"
+        lines.append(f"{where}{status}")
+    return fit({"title": title, "description": _bullet_list(lines), "color": COLOUR_ADMIN})
 
 
 def notice_embed(text: str, *, error: bool = False) -> dict[str, Any]:

@@ -20,7 +20,8 @@ from bot.core.models import Answer, Citation, Fact, Source, Statement
 from bot.core.report import Report
 from bot.core.review import ReviewItem
 from bot.core.slash_commands import ADMIN_HELP, STRIKE_HELP
-from bot.render.text import EARLIER_ABOVE, EARLIER_LINK, REFUSAL, human_date
+from bot.core.updates import Subscription
+from bot.render.text import EARLIER_ABOVE, EARLIER_LINK, REFUSAL, delivery_problem, human_date
 
 Block = dict[str, Any]
 Message = dict[str, Any]
@@ -448,6 +449,20 @@ def unanswered_message(rows: Sequence[dict[str, Any]]) -> Message:
         for r in rows
     ]
     return _list_message("*Recent questions I could not answer:*", lines, None)
+
+
+def subscriptions_message(subscriptions: Sequence[Subscription]) -> Message:
+    """The channels that get status updates, each with the updates it did not get."""
+    if not subscriptions:
+        return notice("No channel is subscribed to status updates; run `/strike subscribe` in one.")
+    lines = []
+    for sub in subscriptions:
+        channel = escape(sub.channel)
+        where = f"<#{channel}>" if sub.platform == "slack" else f"{sub.platform} `{channel}`"
+        problem = delivery_problem(sub.failed, sub.last_error, sub.last_failed_at)
+        status = f" :warning: {escape(truncate(problem, 400))}" if problem else " (all delivered)"
+        lines.append(f"• {where}{status}")
+    return _list_message("*Channels that get status updates:*", lines, None)
 
 
 # --- the add-fact modal -----------------------------------------------------------------

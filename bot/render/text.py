@@ -73,3 +73,14 @@ def render_plain(answer: Answer, reason: str | None = None) -> str:
     if answer.stale_warning:
         lines.append(f"Note: {answer.stale_warning}")
     return "\n".join(lines)
+
+
+def delivery_problem(failed: int, last_error: str | None, last_failed_at: str | None) -> str:
+    """'2 updates not delivered (last at 2023-09-27 10:00 UTC: not_in_channel)', or '' when
+    every update reached the channel."""
+    if not failed:
+        return ""
+    when = f" at {last_failed_at[:16].replace('T', ' ')} UTC" if last_failed_at else ""
+    why = " ".join((last_error or "no reason given").split())
+    noun = "update" if failed == 1 else "updates"
+    return f"{failed} {noun} not delivered (last{when}: {why})"

@@ -9,20 +9,21 @@ Both return the same JSON body."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Iterable
 from typing import Any
 
-from aiohttp import web
-
 from bot import __version__
 from bot.core.service import StrikeBot
+from bot.runtime.http import AsgiServer, Receive, Scope, Send, respond
 from bot.runtime.supervisor import PlatformState
 
 log = logging.getLogger(__name__)
 
 CHECK_TIMEOUT_S = 3.0
+JSON = "application/json"
 
 
 def knowledge_summary(bot: StrikeBot) -> dict[str, Any]:
@@ -73,15 +74,18 @@ def _document(
     }
 
 
-class HealthServer:
-    """The two endpoints on STRIKEBOT_HEALTH_HOST:STRIKEBOT_HEALTH_PORT (port 0: any free)."""
+class HealthChecks:
+    """The health document for a set of platforms, and the two endpoints as ASGI routes,
+    served by the health server and by Slack's HTTP server alike."""
 
-    def __init__(self, bot: StrikeBot, platforms: Iterable[PlatformState]):
+    PATHS = ("/healthz", "/readyz")
+
+    def __init__(
+        self, bot: StrikeBot, platforms: Iterable[PlatformState], *, started: float | None = None
+    ):
         self.bot = bot
         self.platforms = list(platforms)
-        self.started = time.time()
-        self._runner: web.AppRunner | None = None
-        self.port: int | None = None
+        self.started = time.time() if started is None else started
 
     async def report(self) -> dict[str, Any]:
         try:
@@ -93,37 +97,60 @@ class HealthServer:
             store = {"ok": False, "error": f"no answer from the database in {CHECK_TIMEOUT_S} s"}
             return _document(store, None, self.platforms, self.started)
 
-    async def _healthz(self, _request: web.Request) -> web.Response:
+    async def answer(self, path: str, send: Send) -> None:
+        """Answer GET /healthz (200 while the store is reachable) or /readyz (200 when
+        ready), with the health document."""
         report = await self.report()
-        return web.json_response(report, status=200 if report["live"] else 503)
+        ok = report["live"] if path == "/healthz" else report["ready"]
+        await respond(send, 200 if ok else 503, json.dumps(report).encode(), JSON)
 
-    async def _readyz(self, _request: web.Request) -> web.Response:
-        report = await self.report()
-        return web.json_response(report, status=200 if report["ready"] else 503)
+
+class HealthApp:
+    """An ASGI app with only the two health endpoints (STRIKEBOT_HEALTH_PORT)."""
+
+    def __init__(self, checks: HealthChecks):
+        self.checks = checks
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        if scope["method"] in ("GET", "HEAD") and scope["path"] in HealthChecks.PATHS:
+            await self.checks.answer(scope["path"], send)
+        else:
+            await respond(send, 404, b"not found")
+
+
+class HealthServer:
+    """The two endpoints on STRIKEBOT_HEALTH_HOST:STRIKEBOT_HEALTH_PORT (port 0: any free),
+    served by uvicorn on the running event loop."""
+
+    def __init__(self, bot: StrikeBot, platforms: Iterable[PlatformState]):
+        self.checks = HealthChecks(bot, platforms)
+        self._server: AsgiServer | None = None
+        self.port: int | None = None
+
+    @property
+    def started(self) -> float:
+        return self.checks.started
+
+    async def report(self) -> dict[str, Any]:
+        return await self.checks.report()
 
     async def start(self, host: str, port: int) -> int:
-        """Listen; returns the port (useful with port 0)."""
-        app = web.Application()
-        app.router.add_get("/healthz", self._healthz)
-        app.router.add_get("/readyz", self._readyz)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
-        await site.start()
-        sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
-        self.port = sockets[0].getsockname()[1] if sockets else port
+        """Listen; returns the port (useful with port 0). Raises OSError."""
+        self._server = AsgiServer(HealthApp(self.checks), host, port, grace=1)
+        self.port = await self._server.start()
         log.info("health checks on http://%s:%s/healthz and /readyz", host, self.port)
         return self.port
 
     async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        if self._server is not None:
+            await self._server.stop()
+            self._server = None
 
 
 def probe(url: str, timeout: float = 5.0) -> tuple[bool, str]:
     """GET a health URL (`strikebot healthcheck`): healthy or not, and one line saying why."""
-    import json
     import urllib.error
     import urllib.request
 

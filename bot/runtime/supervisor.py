@@ -87,7 +87,9 @@ class PlatformState:
 
 
 class Platform(Protocol):
-    """A chat platform the supervisor can run."""
+    """A chat platform the supervisor can run. One that serves HTTP may also have a
+    `share_health(checks)` method: `strikebot run` gives it the health checks of every
+    platform, to answer /healthz and /readyz on its own port too."""
 
     name: str
 

@@ -313,6 +313,10 @@ class Store:
         rows = self._read("select value from meta where key = ?", [key])
         return rows[0]["value"] if rows else None
 
+    def set_meta(self, key: str, value: str) -> None:
+        with self.transaction() as db:
+            db["meta"].upsert({"key": key, "value": value}, pk="key")
+
     # --- writes --------------------------------------------------------------------------
 
     def _audit(

@@ -77,6 +77,22 @@ class SubscriptionStore:
             f"select * from subscriptions where active = 1 {where} order by id", params
         )
 
+    def failures(self, platform: str | None = None) -> dict[int, dict[str, Any]]:
+        """For each active subscription with deliveries not made (status 'failed': still
+        retried, or given up): how many, and the newest one's error and time."""
+        where, params = ("and s.platform = ?", [platform]) if platform else ("", [])
+        rows = self.store._read(
+            "select d.subscription_id, count(*) as failed,"
+            " (select d2.last_error from deliveries d2 where d2.subscription_id ="
+            "  d.subscription_id and d2.status = 'failed' order by d2.id desc limit 1)"
+            "  as last_error,"
+            " max(d.claimed_at) as last_failed_at"
+            " from deliveries d join subscriptions s on s.id = d.subscription_id"
+            f" where d.status = 'failed' and s.active = 1 {where} group by d.subscription_id",
+            params,
+        )
+        return {int(r["subscription_id"]): r for r in rows}
+
     # --- updates -------------------------------------------------------------------------
 
     def add_update(

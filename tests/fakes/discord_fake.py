@@ -49,6 +49,8 @@ ADMIN_ROLE_NAME = "Strike Admins"
 PING, APPLICATION_COMMAND, MESSAGE_COMPONENT, AUTOCOMPLETE, MODAL_SUBMIT = 1, 2, 3, 4, 5
 EPHEMERAL = 1 << 6
 MANAGE_GUILD = 1 << 5
+ALL_PERMISSIONS = (1 << 41) - 1
+VIEW_CHANNEL, SEND_MESSAGES, EMBED_LINKS = 1 << 10, 1 << 11, 1 << 14
 ADMINISTRATOR = 1 << 3
 # Kick, ban, manage channels, manage messages, manage roles, moderate members: everything a
 # moderator may have, without Manage Server or Administrator.
@@ -165,6 +167,7 @@ class FakeDiscord:
         self.originals: dict[str, dict[str, Any]] = {}  # interaction token -> @original
         self.commands: dict[int | None, list[dict[str, Any]]] = {}
         self.files: dict[str, bytes] = {}  # attachment id -> content, served by the "CDN"
+        self.forbidden_channels: set[int] = set()  # posting there: 403 Missing Permissions
         self._ids = itertools.count(1200000000000000000)
         self._seq = itertools.count(1)
         self._changed = asyncio.Condition()
@@ -519,6 +522,7 @@ class FakeDiscord:
         roles: tuple[int, ...],
         dm: bool,
         message: dict[str, Any] | None = None,
+        app_permissions: int = ALL_PERMISSIONS,
     ) -> dict[str, Any]:
         payload: dict[str, Any] = {
             "id": str(self.new_id()),
@@ -528,7 +532,7 @@ class FakeDiscord:
             "version": 1,
             "data": data,
             "locale": "en-US",
-            "app_permissions": str((1 << 41) - 1),
+            "app_permissions": str(app_permissions),  # the bot's, in that channel
             "entitlements": [],
             "attachment_size_limit": 8 * 1024 * 1024,
         }
@@ -565,10 +569,12 @@ class FakeDiscord:
         dm: bool = False,
         focused: str | None = None,
         lost: bool = False,
+        app_permissions: int = ALL_PERMISSIONS,
     ) -> dict[str, Any]:
         """Invoke `/group sub` with options (an AUTOCOMPLETE when `focused` names one). An
         option whose value is a dict from `attach` is sent as an attachment. `lost`: the
-        dispatch goes into the session but never reaches the client (see `lose`)."""
+        dispatch goes into the session but never reaches the client (see `lose`).
+        `app_permissions`: the bot's permissions in the channel (default: all)."""
         root, sub = command.split()
         opts = []
         resolved: dict[str, dict[str, Any]] = {}
@@ -595,8 +601,9 @@ class FakeDiscord:
             data["resolved"] = {"attachments": resolved}
         kind = AUTOCOMPLETE if focused else APPLICATION_COMMAND
         payload = self._interaction(
-            kind, data, user_id=user_id, permissions=permissions, roles=roles, dm=dm
-        )
+            kind, data, user_id=user_id, permissions=permissions, roles=roles, dm=dm,
+            app_permissions=app_permissions,
+        )  # fmt: skip
         if lost:
             self.lose("INTERACTION_CREATE", payload)
         else:
@@ -904,6 +911,8 @@ class FakeDiscord:
         return (200, message) if message else (404, {"message": "Unknown Message", "code": 10008})
 
     def _channel_message(self, r: Request, m: re.Match[str]) -> tuple[int, Any]:
+        if int(m[1]) in self.forbidden_channels:
+            return 403, {"message": "Missing Permissions", "code": 50013}
         body = r.json or {}
         extra = {}
         if body.get("message_reference"):

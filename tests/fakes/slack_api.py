@@ -5,6 +5,9 @@ chat.postEphemeral, chat.update, views.open, users.info, apps.connections.open) 
 POSTs to response URLs it hands out under /response/. Tests wait on the recording with a
 timeout instead of sleeping.
 
+Membership: channels in `not_member` are ones the bot is not in; chat.postMessage there
+answers `not_in_channel`, as Slack does.
+
 Faults: `fail(method, status, times=N, retry_after=S)` makes the next N calls to a method
 (or to the response URLs, method "response_url") fail as Slack's edge would: 429 with
 Retry-After and `ratelimited`, or a 5xx page, or (`drop=True`) a connection closed without
@@ -79,6 +82,7 @@ class FakeSlackAPI:
         self.app_token = app_token
         self.bot_user_id = bot_user_id
         self.socket_url: str | None = None
+        self.not_member: set[str] = set()  # channels the bot is not in: posts are refused
         self.calls: list[Call] = []
         self.refused: list[Call] = []  # attempts answered with a fault
         self._faults: dict[str, collections.deque[Fault]] = {}
@@ -237,6 +241,8 @@ class FakeSlackAPI:
     def _chat_postMessage(self, params: dict[str, Any]) -> dict[str, Any]:
         if not params.get("channel"):
             return {"ok": False, "error": "channel_not_found"}
+        if params["channel"] in self.not_member:
+            return {"ok": False, "error": "not_in_channel"}
         ts = self._next_ts()
         message = {k: params[k] for k in ("text", "blocks", "thread_ts") if k in params}
         return {"ok": True, "channel": params["channel"], "ts": ts, "message": message}
