@@ -20,6 +20,7 @@ from bot.core.admin import Actor, AdminInputError, AdminService, PermissionDenie
 from bot.core.due import days_overdue, due_facts
 from bot.core.evaluate import EvalFileError, evaluate, read_cases
 from bot.core.models import Answer, Fact, Question
+from bot.core.pack_admin import PackAdmin, PackSummary
 from bot.core.report import Report, ReportService
 from bot.core.review import ReviewItem, ReviewService
 from bot.core.service import StrikeBot
@@ -152,29 +153,38 @@ def _print_answer(answer: Answer, as_json: bool) -> None:
 @cli.command()
 @click.argument("question", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per answer.")
+@click.option("--pack", help="Ask in this dispute (a pack id); default: STRIKEBOT_DEFAULT_PACK.")
 @pass_app
 @guarded
-def ask(app: App, question: tuple[str, ...], as_json: bool) -> None:
+def ask(app: App, question: tuple[str, ...], as_json: bool, pack: str | None) -> None:
     """Answer QUESTION; `-` reads one question a line from standard input."""
     bot = app.bot
     require_facts(bot)
+
+    def one(text: str) -> Answer:
+        if pack is None:
+            return bot.ask(Question(text, platform="cli"))
+        return bot.answer(text, pack)
+
     if question == ("-",):
         for line in sys.stdin:
-            line = line.rstrip("\r\n")
-            _print_answer(bot.ask(Question(line, platform="cli")), as_json)
+            _print_answer(one(line.rstrip("\r\n")), as_json)
             sys.stdout.flush()
         return
-    _print_answer(bot.ask(Question(" ".join(question), platform="cli")), as_json)
+    _print_answer(one(" ".join(question)), as_json)
 
 
 @cli.command()
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--pack", help="The dispute (a pack id); default: every dispute in use.")
 @pass_app
 @guarded
-def status(app: App, as_json: bool) -> None:
+def status(app: App, as_json: bool, pack: str | None) -> None:
     """The latest picture: day count, offer against demands, what is unresolved."""
     require_facts(app.bot)
-    answer = app.bot.status()
+    answer = app.bot.status(pack=pack)
+    if not answer.answered and answer.kind == "invalid":
+        raise Failure(answer.text.splitlines()[0], EXIT_USAGE)
     if as_json:
         emit_json(
             {
@@ -221,20 +231,29 @@ def chat(app: App) -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the score as JSON.")
 @click.option("--min-rate", type=float, default=None, help="Exit 1 below this pass rate.")
+@click.option(
+    "--pack",
+    default=None,
+    help='Ask every question in this dispute (a line\'s own "pack" wins).',
+)
 @pass_app
 @guarded
-def eval(app: App, file: Path, as_json: bool, min_rate: float | None) -> None:
-    """Score a question file (the format of shared/eval/questions.jsonl)."""
+def eval(app: App, file: Path, as_json: bool, min_rate: float | None, pack: str | None) -> None:
+    """Score a question file (the format of shared/eval/questions.jsonl); per pack when the
+    bot answers for several disputes."""
     try:
         cases = read_cases(file)
     except EvalFileError as exc:
         raise Failure(str(exc), EXIT_USAGE) from None
-    report = evaluate(cases, app.bot.answer)
+    report = evaluate(cases, app.bot.answer, pack)
     if as_json:
         emit_json(
             {
                 "passed": report.passed,
                 "total": report.total,
+                "packs": {
+                    p or "-": {"passed": a, "total": b} for p, (a, b) in report.by_pack.items()
+                },
                 "misses": [
                     {"q": m.case.question, "line": m.case.line, "why": m.why,
                      "facts": m.answer.fact_ids, "confidence": round(m.answer.confidence, 4)}
@@ -244,6 +263,9 @@ def eval(app: App, file: Path, as_json: bool, min_rate: float | None) -> None:
         )  # fmt: skip
     else:
         click.echo(f"passed {report.passed}/{report.total} ({report.rate:.1%})")
+        if len(report.by_pack) > 1:
+            for name, (passed, total) in sorted(report.by_pack.items()):
+                click.echo(f"  {name or '(no dispute)'}: {passed}/{total}")
         for m in report.misses:
             click.echo(f"  miss line {m.case.line}: {m.case.question!r}: {m.why}")
     if min_rate is not None and report.rate < min_rate:
@@ -702,6 +724,115 @@ def subscriptions(app: App, platform: str | None, as_json: bool) -> None:
         problem = delivery_problem(s.failed, s.last_error, s.last_failed_at)
         line = f"{s.platform}  {s.channel}  (by {s.added_by or '?'}, {s.added_at or '?'})"
         click.echo(f"{line}  {problem}" if problem else line)
+
+
+# --- knowledge packs (one per dispute) ---------------------------------------------------
+
+
+@cli.group()
+def packs() -> None:
+    """Knowledge packs: one per dispute, with its own parties, terms, topics and facts."""
+
+
+def _summary_line(item: PackSummary) -> str:
+    if item.in_use:
+        state = "in use"
+    elif item.pack.status == "active":
+        state = "not in the knowledge folder"
+    else:
+        state = item.pack.status
+    channels = f", channels: {', '.join(item.bound)}" if item.bound else ""
+    return (
+        f"{item.pack.id}: {item.pack.name} ({item.facts} facts, {item.topics} topics, "
+        f"{item.pack.origin}, {state}{channels})"
+    )
+
+
+@packs.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON list.")
+@pass_app
+@guarded
+def packs_list(app: App, as_json: bool) -> None:
+    """Every pack, with its facts and whether it answers."""
+    items = PackAdmin(app.admin).summaries()
+    if as_json:
+        emit_json([i.to_json() for i in items])
+        return
+    if not items:
+        click.echo("No packs yet: add one with `strikebot packs add FOLDER`.")
+    for item in items:
+        click.echo(_summary_line(item))
+
+
+@packs.command("show")
+@click.argument("pack_id")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@pass_app
+@guarded
+def packs_show(app: App, pack_id: str, as_json: bool) -> None:
+    """One pack: its description, parties and terms."""
+    item = PackAdmin(app.admin).summary(pack_id)
+    if as_json:
+        emit_json(item.to_json())
+        return
+    click.echo(_summary_line(item))
+    if item.pack.description:
+        click.echo(f"  {item.pack.description}")
+    for party in item.pack.parties:
+        aliases = f" (also: {', '.join(party.aliases)})" if party.aliases else ""
+        click.echo(f"  {party.role}: {party.name}{aliases}")
+    for term in item.pack.terms:
+        click.echo(f"  term: {' = '.join(term)}")
+
+
+@packs.command("add")
+@click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--by", help="Who adds it (for the audit log); default: your user name.")
+@pass_app
+@guarded
+def packs_add(app: App, path: Path, by: str | None) -> None:
+    """Add a pack from its folder (pack.yaml, topics.yaml, *.facts.yaml): all or nothing."""
+    pack, counts = PackAdmin(app.admin).add(_actor(by), path)
+    click.echo(
+        f"pack {pack.id}: {counts['added']} added, {counts['updated']} updated, "
+        f"{counts['unchanged']} unchanged"
+    )
+
+
+@packs.command("export")
+@click.argument("pack_id")
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@pass_app
+@guarded
+def packs_export(app: App, pack_id: str, folder: Path) -> None:
+    """Write a pack as a folder that `packs add` reads back."""
+    for path in PackAdmin(app.admin).export(pack_id, folder):
+        click.echo(f"wrote {path}")
+
+
+@packs.command("retire")
+@click.argument("pack_id")
+@click.option("--reason", required=True, help="Why (kept with every retracted fact).")
+@click.option("--by", help="Who retires it (for the audit log); default: your user name.")
+@pass_app
+@guarded
+def packs_retire(app: App, pack_id: str, reason: str, by: str | None) -> None:
+    """Stop answering from a pack: every fact of it retracted (audited), nothing deleted."""
+    count = PackAdmin(app.admin).retire(_actor(by), pack_id, reason)
+    click.echo(f"pack {pack_id} retired: {count} facts retracted")
+
+
+@packs.command("bind")
+@click.argument("platform", type=click.Choice(["slack", "discord"]))
+@click.argument("channel")
+@click.argument("pack_id", required=False)
+@click.option("--by", help="Who binds it (for the audit log); default: your user name.")
+@pass_app
+@guarded
+def packs_bind(app: App, platform: str, channel: str, pack_id: str | None, by: str | None) -> None:
+    """Answer questions in a channel from one pack (no PACK_ID: unbind it)."""
+    PackAdmin(app.admin).bind(_actor(by), platform, channel, pack_id)
+    click.echo(f"{platform}:{channel} -> {pack_id or 'the default pack'}")
 
 
 # --- backup and restore -----------------------------------------------------------------

@@ -177,7 +177,7 @@ def test_autocomplete_suggests_known_questions(bot, client):
     knowledge = bot.knowledge
     questions = known_questions(knowledge.facts.values(), knowledge.status_topics())
     assert len(questions) == len({q.casefold() for q in questions})
-    assert questions[0] == as_sentence(knowledge.current("strike.duration").questions[0])
+    assert questions[0] == as_sentence(knowledge.current("wga-2023/strike.duration").questions[0])
     assert len(suggest_questions(questions, "")) == 25
     assert suggest_questions(questions, "how lo")[0].startswith("How long")
     assert "Are sag-aftra striking as well?" in suggest_questions(questions, "sag aftra")

@@ -15,6 +15,7 @@ import pytest
 from bot.adapters import discord as discord_adapter
 from bot.adapters.discord import APOLOGY, build_client, run_discord, use_endpoints
 from bot.core.admin import AdminService
+from bot.core.packs import local
 from bot.core.service import StrikeBot
 from bot.settings import Settings
 from tests.fakes.discord_fake import (
@@ -556,7 +557,7 @@ def test_add_opens_a_form_and_the_submission_is_checked_again(bot, admin):
             body = (await followup_of(fake, good)).json
             assert body["embeds"][0]["title"].startswith("Added")
             added = [f for f in bot.store.facts() if f.text == form[0]]
-            assert len(added) == 1 and added[0].topic == "strike.duration"
+            assert len(added) == 1 and local(added[0].topic) == "strike.duration"
             assert bot.store.sources()[added[0].source].url == form[4]
             assert bot.store.audit(limit=1)[0]["actor"] == f"discord:{MEMBER_ID}"
 

@@ -10,6 +10,7 @@ import re
 import pytest
 
 from bot.core.intake import propose, signals
+from bot.core.packs import local
 from bot.core.sentences import split_sentences
 from bot.core.service import StrikeBot
 from bot.core.topics import TopicGuide
@@ -29,7 +30,7 @@ def shared_article() -> str:
 def candidates_of(bot: StrikeBot, text: str, as_of: dt.date | None = None):
     bot.refresh()
     k = bot.knowledge
-    return propose(text, bot.language, k.topics, k.facts.values(), as_of=as_of)
+    return propose(text, bot.language_for("wga-2023"), k.topics, k.facts.values(), as_of=as_of)
 
 
 # --- sentences ------------------------------------------------------------------------------
@@ -83,7 +84,7 @@ def test_empty_and_punctuation_only_text_has_no_sentences() -> None:
 
 
 def test_signals_name_what_makes_a_sentence_checkable(bot: StrikeBot) -> None:
-    lang = bot.language
+    lang = bot.language_for("wga-2023")
     assert {"percentage", "figure"} <= set(signals("Pay rises 3.5% next year.", lang))
     assert "duration" in signals("The walkout lasted one hundred and forty-eight days.", lang)
     assert "date" in signals("Talks resume on Monday.", lang)
@@ -136,7 +137,7 @@ def test_shared_article_candidates_suggest_the_curated_topics(
 ) -> None:
     found = candidates_of(bot, shared_article())
     [candidate] = [c for c in found if figure in c.sentence]
-    assert candidate.topic == topic
+    assert local(candidate.topic) == topic
     assert not candidate.new_topic
 
 
@@ -146,9 +147,9 @@ def test_own_article_candidates(bot: StrikeBot) -> None:
     by_figure = {
         fig: c for c in found for fig in ("148 days", "3.5%", "50 percent") if fig in c.sentence
     }
-    assert by_figure["148 days"].topic == "strike.duration"
+    assert local(by_figure["148 days"].topic) == "strike.duration"
     assert "duration" in by_figure["148 days"].signals
-    assert by_figure["3.5%"].topic == "offer.pay"
+    assert local(by_figure["3.5%"].topic) == "offer.pay"
     assert "percentage" in by_figure["50 percent"].signals
     assert not any("long summer" in c.sentence for c in found)  # nothing to check in it
     assert all(c.draft == c.sentence and c.as_of == published for c in found)
@@ -165,9 +166,11 @@ def test_nothing_close_proposes_a_new_dotted_topic(bot: StrikeBot) -> None:
 
 
 def test_new_topic_ids_never_clash(bot: StrikeBot) -> None:
-    guide = TopicGuide.build(bot.language, bot.knowledge.topics, bot.knowledge.facts.values())
+    guide = TopicGuide.build(
+        bot.language_for("wga-2023"), bot.knowledge.topics, bot.knowledge.facts.values()
+    )
     first = guide.new_topic("The economist praised it.")
-    guide.profiles[first] = guide.profiles["strike.duration"]
+    guide.profiles[first] = guide.profiles["wga-2023/strike.duration"]
     second = guide.new_topic("The economist praised it.")
     assert second != first and second.startswith(first)
 

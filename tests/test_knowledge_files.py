@@ -8,15 +8,16 @@ from pathlib import Path
 import pytest
 
 from bot.core.admin import AdminService
+from bot.core.language import tokens
+from bot.core.packs import pack_language
 from bot.settings import BUNDLED_KNOWLEDGE
 from bot.store.knowledge_files import (
     KnowledgeError,
     dump_knowledge,
-    fact_files,
     load_fact_files,
     load_language,
-    load_topics,
 )
+from bot.store.pack_files import general_language, load_pack, load_packs
 
 GOOD = """\
 sources:
@@ -41,22 +42,53 @@ def write(tmp_path: Path, text: str, name: str = "x.facts.yaml") -> Path:
 
 
 def test_bundled_knowledge_is_valid_and_large_enough():
-    knowledge = load_fact_files(fact_files(BUNDLED_KNOWLEDGE))
-    assert len(knowledge.facts) >= 20
-    topics = {t.id for t in load_topics(BUNDLED_KNOWLEDGE / "topics.yaml")}
-    assert {f.topic for f in knowledge.facts} <= topics
-    sources = {s.id for s in knowledge.sources}
-    assert all(f.source in sources for f in knowledge.facts)
-    assert all(isinstance(f.as_of, dt.date) for f in knowledge.facts)
+    [wga] = load_packs(BUNDLED_KNOWLEDGE)
+    assert wga.pack.id == "wga-2023"
+    assert len(wga.knowledge.facts) >= 20
+    topics = {t.id for t in wga.topics}
+    assert {f.topic for f in wga.knowledge.facts} <= topics
+    sources = {s.id for s in wga.knowledge.sources}
+    assert all(f.source in sources for f in wga.knowledge.facts)
+    assert all(isinstance(f.as_of, dt.date) for f in wga.knowledge.facts)
 
 
-def test_bundled_language_has_the_synonyms_the_issue_names():
-    lang = load_language(BUNDLED_KNOWLEDGE / "language.yaml")
+def test_the_wga_pack_has_the_synonyms_the_issue_names():
+    [wga] = load_packs(BUNDLED_KNOWLEDGE)
+    lang = pack_language(general_language(), wga.pack)
     assert lang.concepts(["writers"]) == lang.concepts(["guild"]) == lang.concepts(["wga"])
     assert lang.concepts(["studios"]) == lang.concepts(["producers"]) == ["amptp"]
     assert lang.concepts(["artificial", "intelligence"]) == ["ai"]
     assert lang.concepts(["salary"]) == lang.concepts(["raise"]) == lang.concepts(["wage"])
     assert lang.concepts(["directors", "guild"]) == ["dga"]
+
+
+def _example_packs():
+    return [load_pack(p) for p in sorted((BUNDLED_KNOWLEDGE / "examples").iterdir())]
+
+
+def test_general_language_names_no_party_of_any_pack():
+    """The language shipped with the code is dispute-neutral: no party, person or company
+    of the bundled or the example packs appears in it."""
+    general = general_language()
+    words = {w for key in general.phrases for w in key} | general.surface_words()
+    packs = [*load_packs(BUNDLED_KNOWLEDGE), *_example_packs()]
+    assert len(packs) >= 4
+    for files in packs:
+        for party in files.pack.parties:
+            name = tuple(tokens(party.name))
+            assert name not in general.phrases, (files.pack.id, party.name)
+            distinctive = [w for w in name if len(w) > 3 and w not in {"union", "guild"}]
+            assert not (set(distinctive) and set(distinctive) <= words), (files.pack.id, name)
+
+
+def test_general_language_reads_labour_words_alike():
+    lang = general_language()
+    assert lang.concepts(["pay", "bump"]) == lang.concepts(["raise"]) == lang.concepts(["wages"])
+    assert lang.concepts(["walkout"]) == lang.concepts(["strike"])
+    assert lang.concepts(["ta"]) == lang.concepts(["tentative", "agreement"])
+    assert lang.concepts(["strike", "pay"]) != lang.concepts(["pay"])
+    # a role word is the role, not a party of one strike
+    assert lang.concepts(["union"]) == ["union"] and lang.concepts(["companies"]) == ["employer"]
 
 
 def test_a_good_file_loads(tmp_path):

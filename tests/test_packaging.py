@@ -29,7 +29,7 @@ pytestmark = pytest.mark.packaging  # runs everywhere, CI included; `-m "not pac
 REPO = Path(__file__).resolve().parent.parent
 # What `pip install .` and `python -m build` read; nothing else of the checkout.
 RELEASE_FILES = ("pyproject.toml", "README.md", "LICENSE", "bot", "knowledge")
-PROBE = Path("packs") / "zz-packaging-probe" / "deep"  # nested files the wheel must carry
+PROBE = Path("zz-packaging-probe") / "deep" / "deeper"  # nested files the wheel must carry
 TIMEOUT_S = 240
 MIN_SETUPTOOLS = 77  # pyproject.toml [build-system]: the SPDX `license = "MIT"`
 

@@ -31,6 +31,7 @@ from bot.core.admin import (
 from bot.core.evaluate import read_cases
 from bot.core.language import clean, fold, tokens
 from bot.core.models import Answer, Fact, Question
+from bot.core.packs import local
 from bot.core.service import MAX_QUESTION_CHARS, BotConfig, StrikeBot, check_question
 from bot.core.slash_commands import (
     ADMIN_COMMANDS,
@@ -277,7 +278,7 @@ def test_admin_add_accepts_or_refuses_with_a_reason(
     event("added")
     assert isinstance(fact, Fact) and admin_bot.store.fact(fact.id) == fact
     assert fact.text == " ".join(fields["text"].split())
-    assert fact.topic == check_topic(fields["topic"])
+    assert local(fact.topic) == check_topic(fields["topic"])
     # What the admin typed is shown back safely on both platforms.
     for body in (kit.fact_message("Added", fact), kit.fact_added_view(fact)):
         assert not slack_problems(body)

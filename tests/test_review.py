@@ -16,6 +16,7 @@ from bot.cli import EXIT_NOT_FOUND, EXIT_USAGE, cli
 from bot.core.admin import Actor, AdminInputError, AdminService, PermissionDenied
 from bot.core.due import due_facts
 from bot.core.models import Fact
+from bot.core.packs import local
 from bot.core.review import ReviewService, candidate_fact_id
 from bot.core.service import StrikeBot
 from bot.store.db import NotFound
@@ -82,7 +83,7 @@ def test_accept_publishes_in_own_words_with_the_article_as_source(
     assert review.candidate(cid).record.status == "pending"
     fact = review.accept(root, cid, text=OWN_WORDS)
     assert fact.id == candidate_fact_id("strike.duration", cid)
-    assert fact.topic == "strike.duration" and fact.as_of == PUBLISHED
+    assert local(fact.topic) == "strike.duration" and fact.as_of == PUBLISHED
     source = bot.store.sources()[fact.source]
     assert (source.title, source.published, source.url, source.publisher) == (
         TITLE, PUBLISHED, URL, "Ledger",
@@ -128,8 +129,8 @@ def test_edit_then_accept_with_a_new_topic(bot, review, queued, root) -> None:
         review.edit(root, item.id, topic="Not A Topic!")
     fact = review.accept(root, item.id, topic="reaction.economists", as_of="2023-09-28")
     assert fact.text == "An economist called it a very good contract."
-    assert (fact.topic, fact.as_of) == ("reaction.economists", dt.date(2023, 9, 28))
-    assert "reaction.economists" in bot.store.topics()
+    assert (local(fact.topic), fact.as_of) == ("reaction.economists", dt.date(2023, 9, 28))
+    assert "wga-2023/reaction.economists" in bot.store.topics()
     assert bot.store.audit(limit=3)[2]["action"] == "candidate-edit"
 
 

@@ -21,6 +21,7 @@ from slack_sdk import WebClient
 
 from bot.adapters.slack import SlackHTTPServer, build_app, run_slack
 from bot.core.admin import AdminService
+from bot.core.packs import local
 from bot.core.service import StrikeBot
 from bot.render import slack_blocks as kit
 from bot.settings import Settings
@@ -563,7 +564,7 @@ def test_admin_modal_submission_adds_the_fact(slack, fake, bot) -> None:
     assert reply.status == 200
     result = reply.json()
     assert result["response_action"] == "update"
-    added = [f for f in bot.store.facts() if f.topic == "negotiations.meetings"]
+    added = [f for f in bot.store.facts() if local(f.topic) == "negotiations.meetings"]
     assert len(added) == 1
     assert added[0].id in json.dumps(result["view"])
     entry = bot.store.audit(limit=1)[0]

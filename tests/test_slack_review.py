@@ -17,6 +17,7 @@ from slack_sdk import WebClient
 from bot.adapters.slack import SlackHTTPServer, build_app
 from bot.core.admin import Actor, AdminService
 from bot.core.models import Question
+from bot.core.packs import local
 from bot.core.review import ReviewService
 from bot.core.service import StrikeBot
 from bot.render import slack_blocks as kit
@@ -283,7 +284,7 @@ def test_accept_opens_the_prefilled_form_and_makes_a_cited_fact(slack, fake, bot
     done = submit(slack, view, {**values, "candidate_text": OWN_WORDS})
     assert done["response_action"] == "update" and "Fact added" in dumped(done["view"])
     fact = next(f for f in bot.store.facts() if f.text == OWN_WORDS)
-    assert (fact.topic, fact.as_of) == ("strike.duration", dt.date(2023, 9, 27))
+    assert (local(fact.topic), fact.as_of) == ("strike.duration", dt.date(2023, 9, 27))
     assert fact.id in dumped(done["view"])
     assert bot.store.audit(limit=1)[0]["actor"] == "slack:UADMIN"
 
@@ -318,7 +319,7 @@ def test_edit_saves_the_rewording_without_publishing(slack, fake, bot, review, q
     done = submit(slack, view, values)
     assert done["response_action"] == "update" and "Candidate saved" in dumped(done["view"])
     record = review.candidate(cid).record
-    assert (record.status, record.text, record.topic) == (
+    assert (record.status, record.text, local(record.topic)) == (
         "pending",
         values["candidate_text"],
         "reaction.economists",

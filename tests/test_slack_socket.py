@@ -16,6 +16,7 @@ from slack_sdk import WebClient
 
 from bot.adapters.slack import build_app, run_slack
 from bot.core.admin import AdminService
+from bot.core.packs import local
 from bot.core.service import StrikeBot
 from bot.render import slack_blocks as kit
 from bot.settings import Settings
@@ -178,7 +179,7 @@ def test_modal_submission_acks_with_the_response_action(connected, bot) -> None:
     assert "fact_topic" in bad["payload"]["errors"]
     good = connected.interactive(view_submission(kit.ADD_FACT_CALLBACK, values, user=ADMIN))
     assert good["payload"]["response_action"] == "update"
-    assert [f.topic for f in bot.store.facts()].count("negotiations.meetings") == 1
+    assert [local(f.topic) for f in bot.store.facts()].count("negotiations.meetings") == 1
 
 
 def test_non_admin_is_refused_over_socket_mode(connected, fake, bot) -> None:

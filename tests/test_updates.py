@@ -13,6 +13,7 @@ from collections import Counter
 import pytest
 
 from bot.core.admin import Actor, AdminInputError, AdminService, PermissionDenied
+from bot.core.packs import local
 from bot.core.service import StrikeBot
 from bot.core.updates import (
     MAX_ATTEMPTS,
@@ -155,7 +156,7 @@ def test_a_newer_status_fact_queues_one_update_for_each_subscribed_channel(
     fact = add_duration(admin, root)
 
     (update,) = records.updates()
-    assert update["fact_id"] == fact.id and update["topic"] == DURATION
+    assert update["fact_id"] == fact.id and local(update["topic"]) == DURATION
     line, source = update["message"].split("\n")
     assert line == EXPECTED_LINE
     assert "Writers' strike ends" in source and "27 Sep 2023" in source

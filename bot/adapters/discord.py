@@ -38,6 +38,7 @@ from bot.core.admin import (
 from bot.core.due import days_overdue, due_facts
 from bot.core.limits import IGNORED
 from bot.core.models import Answer, Fact, Question
+from bot.core.packs import local
 from bot.core.permissions import discord_is_admin
 from bot.core.report import Report, ReportService
 from bot.core.review import MAX_REASON, ReviewItem, ReviewService
@@ -738,7 +739,11 @@ async def open_review_form(
         await tell_privately(interaction, closed_reason(r.id, r.status, r.fact_id, r.note))
         return
     if action == "accept":
-        values = {"text": r.text, "topic": r.topic, "as_of": r.as_of.isoformat() if r.as_of else ""}
+        values = {
+            "text": r.text,
+            "topic": local(r.topic),
+            "as_of": r.as_of.isoformat() if r.as_of else "",
+        }
         modal: discord.ui.Modal = AcceptModal(frontend, r.id, values, from_listing=True)
     else:
         modal = RejectModal(frontend, r.id)
@@ -1051,7 +1056,7 @@ class AdminCommands(
     ) -> list[app_commands.Choice[str]]:
         if not self.frontend.actor(interaction).is_admin:
             return []
-        topics = sorted(self.frontend.bot.knowledge.topics)
+        topics = sorted({local(t) for t in self.frontend.bot.knowledge.topics})
         return _choices(topics, current)
 
     @app_commands.command(description="Withdraw a fact from answers (kept, and restorable)")

@@ -42,6 +42,7 @@ from bot.core.admin import Actor, AdminInputError, AdminService, PermissionDenie
 from bot.core.due import due_facts
 from bot.core.limits import IGNORED, REPEAT
 from bot.core.models import Answer, Question
+from bot.core.packs import local
 from bot.core.permissions import slack_is_admin
 from bot.core.report import ReportService
 from bot.core.review import ReviewService
@@ -720,7 +721,7 @@ class StrikeSlack:
                         actor,
                         candidate_id,
                         text=_changed(" ".join((text or "").split()), record.text),
-                        topic=_changed(topic, record.topic),
+                        topic=_changed(topic, local(record.topic)),
                         as_of=_changed(as_of, old_as_of),
                     )
                     done = kit.edited_view(item)

@@ -6,12 +6,13 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from bot.core.limits import in_seconds
 from bot.core.models import Fact, Source
+from bot.core.packs import PACK_ID_RE, SEPARATOR, Pack, local, pack_of, qualify
 from bot.core.service import StrikeBot
 from bot.store.knowledge_files import (
     FACT_KEYS,
@@ -21,6 +22,7 @@ from bot.store.knowledge_files import (
     dump_knowledge,
     load_fact_files,
 )
+from bot.store.packs import PackStore
 
 
 class PermissionDenied(PermissionError):
@@ -60,11 +62,14 @@ def parse_date(value: str | dt.date, field: str) -> dt.date:
 
 
 def check_topic(topic: str) -> str:
-    """The topic, normalised, or AdminInputError saying what a topic must look like."""
+    """The topic, normalised (`offer.pay`, or `pack/offer.pay` naming its dispute), or
+    AdminInputError saying what a topic must look like."""
     topic = (topic or "").strip().lower()
-    if not TOPIC_RE.match(topic):
+    pack, sep, local_id = topic.rpartition(SEPARATOR)
+    if not TOPIC_RE.match(local_id) or (sep and not PACK_ID_RE.match(pack)):
         raise AdminInputError(
-            "The topic must be short lowercase words joined by dots, e.g. offer.pay."
+            "The topic must be short lowercase words joined by dots, e.g. offer.pay "
+            "(or wga-2023/offer.pay to name the dispute)."
         )
     return topic
 
@@ -107,6 +112,24 @@ class AdminService:
     def _done(self) -> None:
         self.bot.refresh(force=True)
 
+    def scoped_topic(self, topic: str, pack: str | None = None) -> str:
+        """A topic id as stored: qualified with its dispute (`pack`, else the one the topic
+        names, else the bot's default pack)."""
+        topic = check_topic(topic)
+        named, sep, local_id = topic.rpartition(SEPARATOR)
+        pid = named if sep else pack or self.bot.default_pack()
+        packs = PackStore(self.store)
+        if pid is None:
+            known = ", ".join(p.id for p in packs.packs()) or "none"
+            raise AdminInputError(
+                f"Which dispute is this about? Name it as PACK/{local_id} (packs: {known})."
+            )
+        if pid not in {p.id for p in packs.packs()}:
+            if packs.packs():
+                raise AdminInputError(f"There is no dispute (pack) called '{pid}'.")
+            packs.add(Pack(pid, pid))  # the first fact of a new deployment starts its pack
+        return qualify(pid, local_id)
+
     def find_or_make_source(
         self, title: str, published: dt.date, url: str | None, publisher: str | None
     ) -> tuple[str, Source | None]:
@@ -145,7 +168,7 @@ class AdminService:
         """Add a fact, creating its source when it is new."""
         self.require(actor)
         text = " ".join((text or "").split())
-        topic = check_topic(topic)
+        topic = self.scoped_topic(topic)
         if not text:
             raise AdminInputError("The fact needs some text.")
         if len(text) > MAX_TEXT:
@@ -164,7 +187,7 @@ class AdminService:
         if fact_id is not None and not ID_RE.match(fact_id):
             raise AdminInputError(f"A fact id must match {ID_RE.pattern}.")
         fact = Fact(
-            id=fact_id or self.store.new_fact_id(topic),
+            id=fact_id or self.store.new_fact_id(local(topic)),
             text=text,
             topic=topic,
             as_of=as_of_date,
@@ -198,7 +221,8 @@ class AdminService:
             if not clean["text"] or len(clean["text"]) > MAX_TEXT:
                 raise AdminInputError("The fact text must be 1 to 2000 characters.")
         if "topic" in clean:
-            clean["topic"] = check_topic(clean["topic"])
+            pack = pack_of(self.store.fact(fact_id).topic) or None
+            clean["topic"] = self.scoped_topic(clean["topic"], pack)
         for key in ("questions", "aliases", "keywords"):
             if key in clean:
                 clean[key] = tuple(str(v).strip() for v in clean[key] if str(v).strip())
@@ -262,6 +286,8 @@ class AdminService:
         """Load a knowledge YAML file: all of it or (on any problem) none of it."""
         self.require(actor)
         knowledge = load_fact_files([path], known_sources=self.store.sources())
+        scoped = {f.topic: self.scoped_topic(f.topic) for f in knowledge.facts}
+        knowledge.facts = [replace(f, topic=scoped[f.topic]) for f in knowledge.facts]
         counts = self.store.import_knowledge(
             knowledge, actor=actor.audit_name, platform=actor.platform
         )

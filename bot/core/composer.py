@@ -6,10 +6,11 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.core.matcher import Analysis, Match
 from bot.core.models import Answer, Citation, Fact, Source, Statement, Topic
+from bot.core.packs import pack_of
 from bot.render.text import human_date, render_plain
 
 MAX_STATEMENTS = 3
@@ -60,9 +61,15 @@ class Knowledge:
         t = self.topics.get(topic)
         return t.label if t else topic
 
-    def status_topics(self) -> list[str]:
-        """The topics of `/strike status`, in their order."""
-        return self.status_order
+    def status_topics(self, pack: str | None = None) -> list[str]:
+        """The topics of `/strike status`, in their order (of one pack, when given)."""
+        if pack is None:
+            return self.status_order
+        return [t for t in self.status_order if pack_of(t) == pack]
+
+    def packs(self) -> list[str]:
+        """The packs that have an active fact, in id order."""
+        return sorted({pack_of(t) for t in self.by_topic})
 
 
 def _sentence(question: str) -> str:
@@ -257,10 +264,11 @@ class Composer:
             analysis.weights.values()
         )
 
-    def status(self) -> Answer:
-        """The latest picture: the newest fact of every status topic, in order."""
+    def status(self, pack: str | None = None) -> Answer:
+        """The latest picture: the newest fact of every status topic, in order (of one
+        pack's, when given)."""
         statements = []
-        for topic in self.knowledge.status_topics():
+        for topic in self.knowledge.status_topics(pack):
             fact = self.knowledge.current(topic)
             if fact is not None:
                 statements.append(self._statement(fact))
@@ -276,3 +284,30 @@ class Composer:
             kind="status",
         )
         return self._finish(answer)
+
+    def combine(self, answers: list[Answer], disputes: list[str]) -> Answer:
+        """Answers from several packs as one, each statement labelled with its dispute
+        ("Kaiser Permanente strike, 2023 - Kaiser's pay offer: ...")."""
+        answered = [(a, d) for a, d in zip(answers, disputes, strict=True) if a.answered]
+        if not answered:
+            return answers[0]
+        first = answered[0][0]
+        if len(answered) == 1 and not first.dispute:
+            first.dispute = answered[0][1]
+            first.text = render_plain(first)
+            return first
+        statements = [
+            replace(st, label=f"{dispute} - {st.label}")
+            for answer, dispute in answered
+            for st in answer.statements
+        ]
+        combined = Answer(
+            answered=True,
+            text="",
+            question=first.question,
+            statements=statements,
+            citations=self._citations(statements),
+            confidence=max(a.confidence for a, _ in answered),
+            kind=first.kind,
+        )
+        return self._finish(combined)

@@ -21,6 +21,7 @@ class Case:
     expect: tuple[tuple[str, ...], ...] = ()
     answerable: bool = True
     line: int = 0
+    pack: str | None = None  # the dispute the question is asked in (a channel's pack)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +36,7 @@ class Report:
     total: int = 0
     passed: int = 0
     misses: list[Miss] = field(default_factory=list)
+    by_pack: dict[str, list[int]] = field(default_factory=dict)  # pack -> [passed, total]
 
     @property
     def rate(self) -> float:
@@ -56,8 +58,11 @@ def read_cases(path: Path) -> list[Case]:
             raise EvalFileError(f"{path}:{number}: not JSON ({exc.msg})") from None
         if not isinstance(item, dict) or not isinstance(item.get("q"), str):
             raise EvalFileError(f'{path}:{number}: each line needs a "q" string')
+        pack = item.get("pack")
+        if pack is not None and not isinstance(pack, str):
+            raise EvalFileError(f'{path}:{number}: "pack" must be a pack id')
         if item.get("answerable", True) is False:
-            cases.append(Case(item["q"], answerable=False, line=number))
+            cases.append(Case(item["q"], answerable=False, line=number, pack=pack))
             continue
         expect = item.get("expect")
         if not isinstance(expect, list) or not all(
@@ -67,7 +72,7 @@ def read_cases(path: Path) -> list[Case]:
                 f'{path}:{number}: "expect" must be a list of lists of strings '
                 '(or give "answerable": false)'
             )
-        cases.append(Case(item["q"], tuple(tuple(g) for g in expect), line=number))
+        cases.append(Case(item["q"], tuple(tuple(g) for g in expect), line=number, pack=pack))
     return cases
 
 
@@ -104,14 +109,21 @@ def judge(case: Case, answer: Answer) -> str | None:
     return None
 
 
-def evaluate(cases: Iterable[Case], ask: Callable[[str], Answer]) -> Report:
+def evaluate(
+    cases: Iterable[Case], ask: Callable[[str, str | None], Answer], pack: str | None = None
+) -> Report:
+    """Score each case: `ask(question, pack)` with the case's pack, else `pack`. The report
+    counts per dispute too (by the answer's dispute, else the pack asked in)."""
     report = Report()
     for case in cases:
-        answer = ask(case.question)
+        answer = ask(case.question, case.pack or pack)
         report.total += 1
         why = judge(case, answer)
+        group = report.by_pack.setdefault(case.pack or pack or answer.dispute or "", [0, 0])
+        group[1] += 1
         if why is None:
             report.passed += 1
+            group[0] += 1
         else:
             report.misses.append(Miss(case, answer, why))
     return report

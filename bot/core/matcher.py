@@ -16,7 +16,7 @@ import math
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
@@ -25,7 +25,6 @@ from bot.core.bulk import paused_gc
 from bot.core.english import is_noun, is_word, rarity
 from bot.core.language import Language, answer_markers, counted, is_number, stem, tokens
 from bot.core.models import Fact, Topic
-from bot.core.scorer import Scorer
 
 CANDIDATES = 16
 COMMON_POSTINGS = 2000
@@ -113,7 +112,6 @@ class Matcher:
     max_idf: float = 1.0
     names: frozenset[str] = frozenset()  # the parties, people and places the facts name
     sides: frozenset[str] = frozenset()  # the names most facts mention: the main parties
-    scorer: Scorer | None = None  # a trained weighing of the features, else the hand one
     _repairs: dict[str, str | None] = field(default_factory=dict)
 
     @classmethod
@@ -122,13 +120,10 @@ class Matcher:
         language: Language,
         facts: Iterable[Fact],
         topics: dict[str, Topic] | None = None,
-        scorer: Scorer | None = None,
     ) -> Matcher:
         """Index the active facts."""
         with paused_gc():
-            matcher = cls._build(language, facts, topics or {})
-        matcher.scorer = scorer
-        return matcher
+            return cls._build(language, facts, topics or {})
 
     @classmethod
     def _build(cls, language: Language, facts: Iterable[Fact], topics: dict[str, Topic]) -> Matcher:
@@ -417,8 +412,8 @@ class Matcher:
         ]
 
     def score(self, analysis: Analysis, index: int, fuzzy: tuple[float, float, float]) -> Match:
-        """How well one candidate answers the question: the hand-weighed score, and the
-        features a trained model (`scorer`) weighs instead when it is given."""
+        """How well one candidate answers the question (0 to 1), with the features it is
+        weighed from (for the composer and for debugging)."""
         entry = self.entries[index]
         lang = self.language
         weights = analysis.weights
@@ -514,9 +509,6 @@ class Matcher:
         fuzzy = self.fuzzy(analysis, indexes)
         scored = [self.score(analysis, idx, f) for idx, f in zip(indexes, fuzzy, strict=True)]
         scored = self._relative(scored)
-        if self.scorer is not None:
-            scorer = self.scorer
-            scored = [replace(m, score=scorer(m.features)) for m in scored]
         scored.sort(key=lambda m: m.score, reverse=True)
         return analysis, scored[:limit]
 

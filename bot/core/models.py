@@ -119,6 +119,7 @@ class Answer:
     earlier: str | None = None  # repeat: the platform's id of the earlier answer (Slack ts)
     private: bool = False  # show only to the asker where the platform can
     repeat_key: tuple[str, ...] | None = None  # a later repeat may point here (posted())
+    dispute: str | None = None  # the pack's name, when the bot answers for several disputes
 
     @property
     def fact_ids(self) -> list[str]:
@@ -135,4 +136,5 @@ class Answer:
             "suggestions": list(self.suggestions),
             "as_of": self.as_of.isoformat() if self.as_of else None,
             "kind": self.kind,
+            "dispute": self.dispute,
         }

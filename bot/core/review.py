@@ -5,12 +5,13 @@ Candidates never reach answers: only accepted ones become facts."""
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from bot.core.admin import Actor, AdminInputError, AdminService, check_topic, parse_date
+from bot.core.admin import Actor, AdminInputError, AdminService, parse_date
 from bot.core.intake import Candidate, propose
 from bot.core.models import Fact
+from bot.core.packs import local, pack_of, qualify
 from bot.core.service import StrikeBot
 from bot.store.db import NotFound
 from bot.store.knowledge_files import MAX_TEXT
@@ -46,7 +47,8 @@ class ReviewItem:
             "id": r.id,
             "article_id": r.article_id,
             "article": r.article_title,
-            "topic": r.topic,
+            "topic": local(r.topic),
+            "pack": pack_of(r.topic),
             "new_topic": self.new_topic,
             "text": r.text,
             "draft": r.draft,
@@ -61,7 +63,7 @@ class ReviewItem:
 
 def candidate_fact_id(topic: str, candidate_id: int) -> str:
     """The id an accepted candidate's fact gets: stable, so a retried accept is detected."""
-    base = "".join(ch if ch.isalnum() else "-" for ch in topic.lower()).strip("-")[:60]
+    base = "".join(ch if ch.isalnum() else "-" for ch in local(topic).lower()).strip("-")[:60]
     return f"{base or 'fact'}-c{candidate_id}"
 
 
@@ -98,8 +100,10 @@ class ReviewService:
         published: str | dt.date,
         url: str | None = None,
         publisher: str | None = None,
+        pack: str | None = None,
     ) -> tuple[int, list[ReviewItem]]:
-        """Store an article and propose its candidate facts (none is published)."""
+        """Store an article and propose its candidate facts (none is published), with topics
+        of `pack` (else the default pack) only."""
         self.admin.require(actor)
         text = (text or "").strip()
         if not text:
@@ -111,13 +115,19 @@ class ReviewService:
         title, published_date = self.check_article(title, published, url, publisher)
         self.bot.refresh()
         knowledge = self.bot.knowledge
-        proposals = propose(
-            text,
-            self.bot.language,
-            knowledge.topics,
-            knowledge.facts.values(),
-            as_of=published_date,
-        )
+        pack = pack or self.bot.default_pack()
+        if pack is None:
+            raise AdminInputError("Which dispute is this article about? Give its pack.")
+        proposals = [
+            replace(c, topic=qualify(pack, c.topic))
+            for c in propose(
+                text,
+                self.bot.language_for(pack),
+                {t: v for t, v in knowledge.topics.items() if pack_of(t) == pack},
+                [f for f in knowledge.facts.values() if pack_of(f.topic) == pack],
+                as_of=published_date,
+            )
+        ]
         article_id, ids = self.queue.add_article(
             title=title[:300],
             published=published_date,
@@ -166,10 +176,11 @@ class ReviewService:
     ) -> ReviewItem:
         """Reword a pending candidate, or change its topic or as-of date, before accepting."""
         self.admin.require(actor)
-        self._open(candidate_id)
+        record = self._open(candidate_id)
+        pack = pack_of(record.topic) or None
         changes: dict[str, Any] = {
             "text": _check_text(text) if text is not None else None,
-            "topic": check_topic(topic) if topic is not None else None,
+            "topic": self.admin.scoped_topic(topic, pack) if topic is not None else None,
             "as_of": parse_date(as_of, "as-of") if as_of is not None else None,
         }
         try:
@@ -187,8 +198,10 @@ class ReviewService:
         text: str | None = None,
         topic: str | None = None,
         as_of: str | dt.date | None = None,
+        questions: tuple[str, ...] = (),
     ) -> Fact:
-        """Make the candidate a fact, sourced to its article (status listeners fire).
+        """Make the candidate a fact, sourced to its article (status listeners fire), with
+        the example `questions` people ask for it.
 
         The text must be in the admin's words: the draft (the article's sentence) is refused."""
         self.admin.require(actor)
@@ -199,7 +212,7 @@ class ReviewService:
                 f"Candidate {candidate_id} is still the article's own sentence; give the fact "
                 "in your own words."
             )
-        final_topic = check_topic(topic or record.topic)
+        final_topic = self.admin.scoped_topic(topic or record.topic, pack_of(record.topic) or None)
         article = self.queue.article(record.article_id)
         when = parse_date(as_of, "as-of") if as_of else record.as_of or article.published
         fact_id = candidate_fact_id(final_topic, candidate_id)
@@ -215,6 +228,7 @@ class ReviewService:
                 url=article.url,
                 publisher=article.publisher,
                 fact_id=fact_id,
+                questions=questions,
             )
         try:
             self.queue.mark_accepted(

@@ -18,16 +18,14 @@ from bot.core.composer import Composer, Knowledge
 from bot.core.language import Language, clean
 from bot.core.limits import IGNORED, TRUSTED, WINDOW_S, Limits
 from bot.core.matcher import Matcher
-from bot.core.models import Answer, Question, Source, Topic
-from bot.core.reading import best_reading, is_status_request
-from bot.store.db import Store, StoreError
-from bot.store.knowledge_files import (
-    KnowledgeSet,
-    fact_files,
-    load_fact_files,
-    load_language,
-    load_topics,
-)
+from bot.core.models import Answer, Fact, Question, Source
+from bot.core.packs import pack_language, pack_of
+from bot.core.reading import is_status_request
+from bot.core.routing import PackIndex, Router
+from bot.store.db import NotFound, Store, StoreError
+from bot.store.knowledge_files import KnowledgeSet
+from bot.store.pack_files import PackFiles, general_language, load_packs, pack_paths
+from bot.store.packs import PackStore
 from bot.store.rate_events import RateEvents
 
 log = logging.getLogger(__name__)
@@ -52,12 +50,16 @@ class BotConfig:
     admin_rate: int = 0  # admin commands per admin per minute
     trusted_platforms: frozenset[str] = TRUSTED  # never limited: local operators
     shared_limits: bool = False  # rates counted in the database, across processes
+    default_pack: str | None = None  # the dispute a question is about unless told otherwise
 
 
 def knowledge_fingerprint(directory: Path) -> str:
+    """A digest of every pack file (and the deployment's language.yaml) of a folder."""
     digest = hashlib.sha256()
-    for path in sorted(directory.glob("*.yaml")):
-        digest.update(path.name.encode())
+    paths = pack_paths(directory)
+    extra = directory / "language.yaml"
+    for path in [*paths, *([extra] if extra.is_file() else [])]:
+        digest.update(str(path.relative_to(directory)).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
 
@@ -139,23 +141,22 @@ class StrikeBot:
         self._knowledge: Knowledge | None = None
         self._matcher: Matcher | None = None
         self._composer: Composer | None = None
+        self._router: Router | None = None
+        self._bindings: dict[tuple[str, str], str] | None = None
         self.refresh()
 
     # --- loading -------------------------------------------------------------------------
 
     def _load_language(self) -> Language:
-        path = self.config.knowledge_dir / "language.yaml"
-        return load_language(path) if path.exists() else Language.build()
+        return general_language(self.config.knowledge_dir / "language.yaml")
 
-    def bundled_topics(self) -> list[Topic]:
-        path = self.config.knowledge_dir / "topics.yaml"
-        return load_topics(path) if path.exists() else []
-
-    def bundled_knowledge(self) -> KnowledgeSet:
-        return load_fact_files(fact_files(self.config.knowledge_dir))
+    def bundled_packs(self) -> list[PackFiles]:
+        """The packs of the knowledge folder, validated (KnowledgeError if any is not)."""
+        return load_packs(self.config.knowledge_dir)
 
     def sync_bundled(self) -> dict[str, int] | None:
-        """Bring new or changed bundled facts into the store (see Store.sync_bundled)."""
+        """Bring new or changed bundled packs and facts into the store (see
+        Store.sync_bundled); packs no longer in the folder stop answering."""
         directory = self.config.knowledge_dir
         if not directory.is_dir():
             log.warning("knowledge directory %s not found; nothing bundled to load", directory)
@@ -163,9 +164,14 @@ class StrikeBot:
         fingerprint = knowledge_fingerprint(directory)
         if self.store.meta("bundle_fingerprint") == fingerprint:
             return None
-        counts = self.store.sync_bundled(
-            self.bundled_knowledge(), self.bundled_topics(), fingerprint
+        packs = self.bundled_packs()
+        PackStore(self.store).sync_bundled((p.pack, str(p.folder)) for p in packs)
+        knowledge = KnowledgeSet(
+            sources=[s for p in packs for s in p.knowledge.sources],
+            facts=[f for p in packs for f in p.knowledge.facts],
         )
+        topics = [t for p in packs for t in p.topics]
+        counts = self.store.sync_bundled(knowledge, topics, fingerprint)
         if counts:
             log.info("bundled knowledge synced: %s", counts)
         return counts
@@ -181,12 +187,14 @@ class StrikeBot:
             self._knowledge = None
             self._matcher = None
             self._composer = None
+            self._router = None
+            self._bindings = None
 
     def warm(self) -> None:
         """Build the index now (a long-running bot does this at start, so that its first
         question is not the one that waits)."""
         self.refresh()
-        _ = self.composer, self.matcher
+        _ = self.composer, self.router
 
     @property
     def knowledge(self) -> Knowledge:
@@ -202,15 +210,41 @@ class StrikeBot:
             return self._knowledge
 
     @property
+    def router(self) -> Router:
+        """Each pack in use with its own language and index."""
+        with self._lock:
+            if self._router is None:
+                knowledge = self.knowledge
+                packs = {p.id: p for p in PackStore(self.store).packs(in_use=True)}
+                by_pack: dict[str, list[Fact]] = {}
+                for fact in knowledge.facts.values():
+                    by_pack.setdefault(pack_of(fact.topic), []).append(fact)
+                indexes = {}
+                with paused_gc():
+                    for pid, facts in sorted(by_pack.items()):
+                        if pid not in packs:
+                            continue  # retired, or bundled and no longer in the folder
+                        language = pack_language(self.language, packs[pid])
+                        matcher = Matcher.build(language, facts, knowledge.topics)
+                        indexes[pid] = PackIndex.build(packs[pid], language, matcher)
+                self._router = Router(indexes, self.config.default_pack)
+            return self._router
+
+    @property
     def matcher(self) -> Matcher:
-        """The question index over the active facts."""
+        """The question index over every pack's active facts (one pack's own index when
+        only one is in use)."""
         with self._lock:
             if self._matcher is None:
-                knowledge = self.knowledge
-                with paused_gc():
-                    self._matcher = Matcher.build(
-                        self.language, knowledge.facts.values(), knowledge.topics
-                    )
+                indexes = self.router.indexes
+                if len(indexes) == 1:
+                    self._matcher = next(iter(indexes.values())).matcher
+                else:
+                    facts = [
+                        f for i in indexes.values() for e in i.matcher.entries for f in [e.fact]
+                    ]
+                    with paused_gc():
+                        self._matcher = Matcher.build(self.language, facts, self.knowledge.topics)
             return self._matcher
 
     @property
@@ -227,18 +261,69 @@ class StrikeBot:
 
     # --- questions -----------------------------------------------------------------------
 
-    def answer(self, text: str) -> Answer:
-        """Answer without logging: the pure path (tests, benchmarks, eval)."""
+    def answer(self, text: str, pack: str | None = None) -> Answer:
+        """Answer without logging: the pure path (tests, benchmarks, eval). `pack` is the
+        dispute the asker is in (a channel's pack), if any."""
         composer = self.composer  # one snapshot for the whole answer
+        router = self.router
         cleaned, problem = check_question(text)
         if problem:
             return composer.invalid(text if isinstance(text, str) else "", problem)
-        analysis, matches = best_reading(self.matcher, cleaned)
-        if analysis.concepts and is_status_request(self.language, analysis):
-            answer = composer.status()
+        readings = router.read(cleaned, pack)
+        if not readings:
+            return composer.refuse(cleaned)
+        best = readings[0]
+        language = router.indexes[best.pack].language
+        if best.analysis.concepts and is_status_request(language, best.analysis):
+            answer = self._status(router.scope(cleaned, pack))
             answer.question = cleaned
             return answer
-        return composer.answer(cleaned, analysis, matches)
+        chosen = router.tied(readings, self.config.min_confidence)
+        answers = [composer.answer(cleaned, r.analysis, r.matches) for r in chosen]
+        if len(router.indexes) == 1:
+            return answers[0]
+        return composer.combine(answers, [router.indexes[r.pack].pack.name for r in chosen])
+
+    def _status(self, packs: list[str]) -> Answer:
+        """The latest picture of each of `packs`, labelled with its dispute when the bot
+        answers for several."""
+        composer = self.composer
+        if len(self.router.indexes) <= 1:
+            return composer.status(packs[0] if packs else None)
+        names = [self.router.indexes[p].pack.name for p in packs]
+        return composer.combine([composer.status(p) for p in packs], names)
+
+    def language_for(self, pack: str | None) -> Language:
+        """The language a pack's questions and articles are read with."""
+        index = self.router.indexes.get(pack) if pack else None
+        if index is not None:
+            return index.language
+        if pack:
+            try:
+                return pack_language(self.language, PackStore(self.store).pack(pack))
+            except NotFound:
+                pass
+        return self.language
+
+    def default_pack(self) -> str | None:
+        """The dispute a change or question is about when nothing says: the configured
+        default, else the only pack there is."""
+        if self.config.default_pack:
+            return self.config.default_pack
+        packs = PackStore(self.store).packs()
+        active = [p.id for p in packs if p.active]
+        if len(active) == 1:
+            return active[0]
+        return None if packs else "local"
+
+    def pack_for(self, question: Question) -> str | None:
+        """The pack a chat question's channel is bound to, if any."""
+        if question.channel is None:
+            return None
+        with self._lock:
+            if self._bindings is None:
+                self._bindings = PackStore(self.store).bindings()
+            return self._bindings.get((question.platform, question.channel))
 
     def ask(self, question: Question) -> Answer:
         """Answer a question from a user and log it (without the user unless configured);
@@ -250,7 +335,7 @@ class StrikeBot:
                 log_outcome(question, held, time.perf_counter() - started)
             return held
         self.refresh()
-        answer = self.answer(question.text)
+        answer = self.answer(question.text, self.pack_for(question))
         pointer = self.limits.repeat(question, answer, self._version)
         if pointer is not None:  # answered here a moment ago: not logged again
             answer = pointer
@@ -287,13 +372,23 @@ class StrikeBot:
             log.warning("question not logged: %s", exc)
             return None
 
-    def status(self, question: Question | None = None) -> Answer:
-        """The latest picture (`/strike status`); asked from a chat (`question`), within
-        the limits, like `ask`."""
+    def status(self, question: Question | None = None, pack: str | None = None) -> Answer:
+        """The latest picture (`/strike status [PACK]`) of `pack`, else of the channel's
+        pack, else of the default pack, else of every pack; asked from a chat (`question`),
+        within the limits, like `ask`."""
         if question is not None and (held := self.limits.admit(question)) is not None:
             return held
         self.refresh()
-        answer = self.composer.status()
+        router = self.router
+        wanted = pack or (self.pack_for(question) if question is not None else None)
+        if wanted is not None and wanted not in router.indexes:
+            return self.composer.invalid(
+                f"status {wanted}",
+                f"There is no dispute called '{wanted}'. Known: "
+                + (", ".join(sorted(router.indexes)) or "none")
+                + ".",
+            )
+        answer = self._status(router.scope("", wanted))
         if question is not None:
             pointer = self.limits.repeat(question, answer, self._version)
             if pointer is not None:

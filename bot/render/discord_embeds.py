@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.core.limits import NOTICE_KINDS, REPEAT
 from bot.core.models import Answer, Citation, Fact, Source
+from bot.core.packs import local
 from bot.render.text import EARLIER_ABOVE, EARLIER_LINK, REFUSAL, delivery_problem, human_date
 
 if TYPE_CHECKING:
@@ -339,7 +340,7 @@ def fact_embed(fact: Fact, heading: str) -> dict[str, Any]:
         "description": escape(fact.text),
         "color": COLOUR_ADMIN,
         "fields": [
-            {"name": "Topic", "value": escape(fact.topic), "inline": True},
+            {"name": "Topic", "value": escape(local(fact.topic)), "inline": True},
             {"name": "As of", "value": human_date(fact.as_of), "inline": True},
             {"name": "Source", "value": escape(fact.source), "inline": True},
             {"name": "Status", "value": fact.status, "inline": True},
@@ -423,7 +424,7 @@ def article_embed(article_id: int, title: str, items: Sequence[ReviewItem]) -> d
         f"**{len(items)}** candidate fact(s) proposed. None reaches answers until an admin "
         "accepts it in their own words: run `/strike-admin review`."
     )
-    topics = Counter(i.record.topic for i in items)
+    topics = Counter(local(i.record.topic) for i in items)
     summary = ", ".join(f"{escape(t)} ×{n}" for t, n in topics.most_common())
     embed = {
         "title": heading,
@@ -437,7 +438,7 @@ def article_embed(article_id: int, title: str, items: Sequence[ReviewItem]) -> d
 def _candidate_embed(item: ReviewItem, budget: int) -> dict[str, Any]:
     """One candidate in at most `budget` characters (its text is shortened to fit)."""
     r = item.record
-    topic = escape(r.topic) + (" (new topic)" if item.new_topic else "")
+    topic = escape(local(r.topic)) + (" (new topic)" if item.new_topic else "")
     fields = [
         {"name": "Topic", "value": topic, "inline": True},
         {
@@ -507,7 +508,7 @@ def due_embed(due: Sequence[tuple[Fact, int]], today: dt.date) -> dict[str, Any]
         when = f"review by {human_date(fact.review_by)}" if fact.review_by else "due"
         late = f", {days} day(s) overdue" if days else ", due today"
         items.append(
-            f"`{fact.id}` ({escape(fact.topic)}): {when}{late}\n"
+            f"`{fact.id}` ({escape(local(fact.topic))}): {when}{late}\n"
             f"  {truncate(escape(fact.text), 200)}"
         )
     embed = {

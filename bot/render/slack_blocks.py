@@ -17,6 +17,7 @@ from typing import Any
 from bot.core.due import days_overdue
 from bot.core.limits import NOTICE_KINDS, REPEAT
 from bot.core.models import Answer, Citation, Fact, Source, Statement
+from bot.core.packs import local
 from bot.core.report import Report
 from bot.core.review import ReviewItem
 from bot.core.slash_commands import ADMIN_HELP, STRIKE_HELP
@@ -421,7 +422,7 @@ def admin_help_message(problem: str | None = None) -> Message:
 
 def fact_message(verb: str, fact: Fact) -> Message:
     """`Retracted offer.pay-2: ...` after an admin action."""
-    text = f"{verb} `{escape(fact.id)}` ({escape(fact.topic)}): {escape(fact.text)}"
+    text = f"{verb} `{escape(fact.id)}` ({escape(local(fact.topic))}): {escape(fact.text)}"
     return message(text, [section(text)])
 
 
@@ -566,7 +567,7 @@ def modal_notice(title: str, text: str) -> dict[str, Any]:
 
 def fact_added_view(fact: Fact) -> dict[str, Any]:
     """The modal after a successful add: the new fact's id and text."""
-    text = f"Added `{escape(fact.id)}` ({escape(fact.topic)}):\n{escape(fact.text)}"
+    text = f"Added `{escape(fact.id)}` ({escape(local(fact.topic))}):\n{escape(fact.text)}"
     return _closing_modal("Fact added", text)
 
 
@@ -688,7 +689,7 @@ def _button(action_id: str, label: str, value: str, style: str | None = None) ->
 
 
 def _topic_label(item: ReviewItem) -> str:
-    topic = f"`{escape(item.record.topic)}`"
+    topic = f"`{escape(local(item.record.topic))}`"
     return f"{topic} (new topic)" if item.new_topic else topic
 
 
@@ -773,7 +774,7 @@ def candidate_modal(item: ReviewItem, *, accept: bool, today: dt.date, metadata:
             _input(
                 "candidate_topic",
                 "Topic",
-                _text_input(max_length=100, initial=r.topic),
+                _text_input(max_length=100, initial=local(r.topic)),
                 hint=topic_hint,
             ),
             _input(
@@ -822,7 +823,7 @@ def candidate_error_field(message_text: str) -> str | None:
 def accepted_view(candidate_id: int, fact: Fact) -> dict[str, Any]:
     """The accept form after success: the new fact, sourced to the article."""
     text = (
-        f"Candidate #{candidate_id} is now fact `{escape(fact.id)}` ({escape(fact.topic)}), "
+        f"Candidate #{candidate_id} is now fact `{escape(fact.id)}` ({escape(local(fact.topic))}), "
         f"as of {human_date(fact.as_of)}:\n{escape(fact.text)}"
     )
     return _closing_modal("Fact added", text)
@@ -831,7 +832,7 @@ def accepted_view(candidate_id: int, fact: Fact) -> dict[str, Any]:
 def edited_view(item: ReviewItem) -> dict[str, Any]:
     r = item.record
     text = (
-        f"Saved candidate #{r.id} ({escape(r.topic)}): {escape(r.text)}\n"
+        f"Saved candidate #{r.id} ({escape(local(r.topic))}): {escape(r.text)}\n"
         "It is still waiting for review: press *Accept* to publish it."
     )
     return _closing_modal("Candidate saved", text)
@@ -856,7 +857,7 @@ def due_message(facts: Sequence[Fact], today: dt.date) -> Message:
         when = "due today" if late == 0 else f"{late} day{'s' if late != 1 else ''} overdue"
         review_by = human_date(f.review_by) if f.review_by else "?"
         lines.append(
-            f"• `{escape(f.id)}` ({escape(f.topic)}), review by {review_by}, *{when}*: "
+            f"• `{escape(f.id)}` ({escape(local(f.topic))}), review by {review_by}, *{when}*: "
             f"{escape(truncate(f.text, 300))} _(as of {human_date(f.as_of)})_"
         )
     noun = "fact is" if len(facts) == 1 else "facts are"

@@ -64,6 +64,8 @@ def render_plain(answer: Answer, reason: str | None = None) -> str:
         lines.append("Use `topics` to see everything I know about.")
         return "\n".join(lines)
     lines = []
+    if answer.dispute:
+        lines.append(f"{answer.dispute}:")
     if answer.kind == "status":
         lines.append(f"Latest picture (as of {human_date(answer.as_of)}):")  # type: ignore[arg-type]
     lines.extend(statement_lines(answer, bullets=len(answer.statements) > 1))

@@ -14,6 +14,7 @@ def bot_config(settings: Settings, *, shared_limits: bool = False) -> BotConfig:
     return BotConfig(
         knowledge_dir=settings.knowledge_dir,
         min_confidence=settings.min_confidence,
+        default_pack=settings.default_pack,
         stale_days=settings.stale_days,
         store_user_ids=settings.store_user_ids,
         retention_days=settings.retention_days,

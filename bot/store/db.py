@@ -19,6 +19,7 @@ import sqlite_utils
 
 from bot.core.bulk import paused_gc
 from bot.core.models import Fact, Source, Topic
+from bot.core.packs import local, pack_of
 from bot.store.checks import inspect, uri
 from bot.store.errors import DatabaseReadOnly, StoreError, explain
 from bot.store.knowledge_files import KnowledgeSet
@@ -105,7 +106,8 @@ def fact_json(fact: Fact) -> dict[str, Any]:
     return {
         "id": fact.id,
         "text": fact.text,
-        "topic": fact.topic,
+        "topic": local(fact.topic),
+        "pack": pack_of(fact.topic),
         "as_of": fact.as_of.isoformat(),
         "source": fact.source,
         "questions": list(fact.questions),
@@ -132,7 +134,9 @@ def _audit_row(
 
 
 def bundle_hash(fact: Fact) -> str:
-    return hashlib.sha256(json.dumps(fact_json(fact), sort_keys=True).encode()).hexdigest()
+    data = fact_json(fact)
+    del data["pack"]  # the topic's pack: hashes made before packs stay the same
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
 class Store:

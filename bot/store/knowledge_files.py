@@ -23,7 +23,7 @@ from bot.core.models import Fact, Source, Topic
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
-TOPIC_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,79}$")
+TOPIC_RE = re.compile(r"^(?:[a-z0-9][a-z0-9-]{0,62}/)?[a-z0-9][a-z0-9_.-]{0,79}$")
 MAX_TEXT = 2000
 FACT_KEYS = {
     "id",

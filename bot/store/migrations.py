@@ -197,7 +197,70 @@ def _v4(db: sqlite_utils.Database) -> None:
     db["rate_events"].create_index(["scope", "key", "at"])
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4]
+LEGACY_PACK = "wga-2023"  # the one dispute a database held before packs
+
+
+def _v5(db: sqlite_utils.Database) -> None:
+    """Knowledge packs: one row per dispute (its parties and terms as JSON), channels bound
+    to a pack, and topic ids scoped to their pack ("offer.pay" -> "wga-2023/offer.pay").
+    What a database held before is the bundled WGA strike's."""
+    db["packs"].create(
+        {
+            "id": str,
+            "name": str,
+            "description": str,
+            "parties": str,  # JSON: [{"name", "role", "aliases"}]
+            "terms": str,  # JSON: [[word, ...]]
+            "origin": str,  # bundled | admin
+            "status": str,  # active | retired
+            "present": int,  # a bundled pack still in the knowledge folder
+            "folder": str,
+            "updated_at": str,
+        },
+        pk="id",
+    )
+    db["channel_packs"].create(
+        {"platform": str, "channel": str, "pack": str, "bound_by": str, "bound_at": str},
+        pk=("platform", "channel"),
+    )
+    scoped = f"'{LEGACY_PACK}/' || "
+    if (
+        db.execute("select count(*) from topics").fetchone()[0]
+        or db.execute("select count(*) from facts").fetchone()[0]
+    ):
+        db["packs"].insert(
+            {
+                "id": LEGACY_PACK,
+                "name": "WGA writers' strike, 2023",
+                "description": "",
+                "parties": "[]",
+                "terms": "[]",
+                "origin": "bundled",
+                "status": "active",
+                "present": 1,
+                "folder": "",
+                "updated_at": dt.datetime.now(dt.UTC).isoformat(),
+            }
+        )
+    for table, column in (
+        ("topics", "id"),
+        ("facts", "topic"),
+        ("candidates", "topic"),
+        ("status_updates", "topic"),
+    ):
+        db.execute(
+            f"update {table} set {column} = {scoped}{column}"
+            f" where {column} is not null and {column} != '' and instr({column}, '/') = 0"
+        )
+    db.execute(
+        "update topics set compare_with = (select json_group_array("
+        f"case when instr(value, '/') = 0 then {scoped}value else value end)"
+        " from json_each(topics.compare_with)) where compare_with is not null"
+        " and json_valid(compare_with)"
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5]
 
 
 def current_version(db: sqlite_utils.Database) -> int:
