@@ -417,17 +417,23 @@ def facts_audit(app: App, as_json: bool, limit: int, fact_id: str | None) -> Non
         return
     for e in entries:
         note = f" ({e['note']})" if e["note"] else ""
-        click.echo(f"{e['at']}  {e['actor']}  {e['action']}  {e['fact_id']}{note}")
+        click.echo(f"{e['at']}  {e['actor']}  {e['action']}  {e['fact_id'] or ''}{note}")
 
 
 @facts.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--update-sources",
+    is_flag=True,
+    help="Allow the file to change existing sources (title, date, URL, publisher); each "
+    "change is audited. Without it such a file is refused.",
+)
 @click.option("--by")
 @pass_app
 @guarded
-def facts_import(app: App, file: Path, by: str | None) -> None:
+def facts_import(app: App, file: Path, update_sources: bool, by: str | None) -> None:
     """Load a knowledge YAML file: all of it, or nothing if any of it is wrong."""
-    counts = app.admin.import_file(_actor(by), file)
+    counts = app.admin.import_file(_actor(by), file, update_sources=update_sources)
     click.echo(", ".join(f"{n} {what}" for what, n in counts.items()))
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from bot.core.limits import in_seconds
 from bot.core.models import Fact, Source
 from bot.core.service import StrikeBot
+from bot.store.db import SourceChanged
 from bot.store.knowledge_files import (
     FACT_KEYS,
     ID_RE,
@@ -258,13 +259,23 @@ class AdminService:
         self.require(actor)
         return self.store.unanswered(limit=limit)
 
-    def import_file(self, actor: Actor, path: Path) -> dict[str, int]:
-        """Load a knowledge YAML file: all of it or (on any problem) none of it."""
+    def import_file(
+        self, actor: Actor, path: Path, *, update_sources: bool = False
+    ) -> dict[str, int]:
+        """Load a knowledge YAML file: all of it or (on any problem) none of it. A file that
+        changes an existing source is refused unless `update_sources` (then each change is
+        counted and audited)."""
         self.require(actor)
         knowledge = load_fact_files([path], known_sources=self.store.sources())
-        counts = self.store.import_knowledge(
-            knowledge, actor=actor.audit_name, platform=actor.platform
-        )
+        try:
+            counts = self.store.import_knowledge(
+                knowledge,
+                actor=actor.audit_name,
+                platform=actor.platform,
+                update_sources=update_sources,
+            )
+        except SourceChanged as exc:
+            raise AdminInputError(str(exc)) from None
         self._done()
         return counts
 

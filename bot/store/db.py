@@ -52,6 +52,10 @@ class Conflict(ValueError):
     """The change was already made (by someone else in the meantime)."""
 
 
+class SourceChanged(ValueError):
+    """An import would change existing sources and was not allowed to; nothing was written."""
+
+
 def now() -> str:
     return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
 
@@ -114,6 +118,40 @@ def fact_json(fact: Fact) -> dict[str, Any]:
         "review_by": fact.review_by.isoformat() if fact.review_by else None,
         "status": fact.status,
     }
+
+
+def source_json(source: Source) -> dict[str, Any]:
+    """A source as plain JSON values (for audit entries)."""
+    return {
+        "id": source.id,
+        "title": source.title,
+        "published": source.published.isoformat(),
+        "url": source.url,
+        "publisher": source.publisher,
+    }
+
+
+def _source_audit_row(
+    actor: str, action: str, before: Source, after: Source, platform: str
+) -> tuple:
+    def dump(source: Source) -> str:
+        return json.dumps(source_json(source), ensure_ascii=False)
+
+    return (now(), actor, platform, action, None, dump(before), dump(after), f"source {after.id}")
+
+
+def _source_change(before: Source, after: Source) -> str:
+    """What an update changes in a source, for a person to read."""
+
+    def show(value: Any) -> str:
+        return repr(value.isoformat() if isinstance(value, dt.date) else value)
+
+    parts = [
+        f"{key} {show(getattr(before, key))} -> {show(getattr(after, key))}"
+        for key in ("title", "published", "url", "publisher")
+        if getattr(before, key) != getattr(after, key)
+    ]
+    return f"{after.id}: " + ", ".join(parts)
 
 
 def _audit_row(
@@ -586,9 +624,15 @@ class Store:
         topics: Iterable[Topic] = (),
         origin: str = "import",
         platform: str = "cli",
+        update_sources: bool = False,
     ) -> dict[str, int]:
-        """Add or update facts from a validated knowledge set, all in one transaction."""
+        """Add or update facts from a validated knowledge set, all in one transaction.
+
+        A source the set changes (title, date, URL or publisher) is counted and audited with
+        its before and after; without `update_sources` such a change refuses the whole set
+        (SourceChanged), since every answer citing that source would change with it."""
         counts = {"added": 0, "updated": 0, "unchanged": 0}
+        counts.update({"sources added": 0, "sources updated": 0})
 
         def decide(fact: Fact, row: dict[str, Any] | None, batch: _Batch) -> None:
             if row is None:
@@ -610,6 +654,32 @@ class Store:
             counts["updated"] += 1
 
         with self.transaction() as db:
+            stored = {
+                row["id"]: _row_source(row)
+                for row in db.query(
+                    "select * from sources where id in (select value from json_each(?))",
+                    [_json(s.id for s in knowledge.sources)],
+                )
+            }
+            changed = [
+                (stored[s.id], s) for s in knowledge.sources if s.id in stored and stored[s.id] != s
+            ]
+            if changed and not update_sources:
+                shown = "; ".join(_source_change(b, a) for b, a in changed[:3])
+                more = f" (and {len(changed) - 3} more)" if len(changed) > 3 else ""
+                raise SourceChanged(
+                    f"The file changes {len(changed)} existing source(s): {shown}{more}. "
+                    "Nothing was imported; give --update-sources to change them."
+                )
+            counts["sources added"] = sum(1 for s in knowledge.sources if s.id not in stored)
+            counts["sources updated"] = len(changed)
+            self._audit_many(
+                db,
+                [
+                    _source_audit_row(actor, "import-source-update", b, a, platform)
+                    for b, a in changed
+                ],
+            )
             self._merge(db, knowledge, topics, origin, decide)
             self._bump_revision(db)
         return counts
