@@ -4,16 +4,24 @@ topic all succeed; an export replaces the old file atomically."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import shutil
 import sqlite3
 from pathlib import Path
 
 import pytest
 
 from bot.core.admin import Actor, AdminInputError, AdminService
-from bot.core.service import StrikeBot
+from bot.core.review import ReviewService
+from bot.core.service import BotConfig, StrikeBot
+from bot.settings import BUNDLED_KNOWLEDGE
 from bot.store.db import Store
+from bot.store.knowledge_files import KnowledgeError, load_fact_files
 from tests.cli_runner import Run, failed, ok
+from tests.conftest import DATA
+
+ARTICLE = (DATA / "article_test.txt").read_text(encoding="utf-8")
 
 BUNDLED_SOURCE = "wga-breakaway-2023-09-11"
 PHISH = f"""\
@@ -105,3 +113,149 @@ def test_import_of_an_unchanged_source_needs_no_flag(
     counts = admin.import_file(root, path)
     assert counts["sources updated"] == 0 and counts["added"] == 0
     assert isinstance(bot.store, Store)
+
+
+# --- 3. an as_of in the future or after its source ----------------------------------------
+
+FUTURE = ["2203-09-21", "9999-12-31"]
+
+
+def utc_today() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()
+
+
+def add(admin: AdminService, root: Actor, as_of: str | dt.date, **over: object):
+    fields: dict[str, object] = {
+        "text": "The strike is still going on.",
+        "topic": "strike.duration",
+        "as_of": as_of,
+        "source_title": "A later report",
+        "published": utc_today(),
+    }
+    fields.update(over)
+    return admin.add(root, **fields)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("as_of", FUTURE)
+def test_add_refuses_an_as_of_in_the_future(admin: AdminService, root: Actor, as_of: str):
+    facts = admin.store.facts()
+    with pytest.raises(AdminInputError, match="future"):
+        add(admin, root, as_of, published=as_of)
+    assert admin.store.facts() == facts
+
+
+def test_add_allows_a_day_for_time_zones_but_not_two(admin: AdminService, root: Actor):
+    tomorrow = utc_today() + dt.timedelta(days=1)
+    assert add(admin, root, tomorrow, published=tomorrow).as_of == tomorrow
+    later = tomorrow + dt.timedelta(days=1)
+    with pytest.raises(AdminInputError, match="future"):
+        add(admin, root, later, published=later)
+
+
+def test_add_refuses_an_as_of_after_the_source_was_published(admin: AdminService, root: Actor):
+    with pytest.raises(AdminInputError, match="after its source"):
+        add(admin, root, "2023-09-20", published="2023-09-11")
+    with pytest.raises(AdminInputError, match="after its source"):
+        add(admin, root, "2023-09-12", source_title=None, published=None, source_id=BUNDLED_SOURCE)
+
+
+def test_edit_refuses_a_future_or_unsourced_as_of(admin: AdminService, root: Actor):
+    before = admin.store.fact("strike-duration-130")
+    with pytest.raises(AdminInputError, match="future"):
+        admin.edit(root, before.id, as_of="2203-09-21")
+    with pytest.raises(AdminInputError, match="after its source"):
+        admin.edit(root, before.id, as_of="2023-09-12")
+    later = add(admin, root, "2023-09-20", published="2023-09-20")
+    with pytest.raises(AdminInputError, match="after its source"):
+        admin.edit(root, later.id, source=BUNDLED_SOURCE)  # published 2023-09-11
+    assert admin.store.fact(before.id) == before
+
+
+def future_file(tmp_path: Path, as_of: str, published: str = "2023-09-20") -> Path:
+    path = tmp_path / "future.facts.yaml"
+    path.write_text(
+        f"""\
+sources:
+  - id: later-source
+    title: A later report
+    published: {published}
+facts:
+  - id: future-fact
+    topic: strike.duration
+    text: The strike had lasted 9000 days.
+    as_of: {as_of}
+    source: later-source
+  - id: bundled-source-fact
+    topic: strike.duration
+    text: The strike had lasted 131 days.
+    as_of: 2023-09-12
+    source: {BUNDLED_SOURCE}
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_import_names_file_and_line_of_each_bad_as_of(
+    admin: AdminService, root: Actor, tmp_path: Path
+):
+    path = future_file(tmp_path, "2203-09-21")
+    with pytest.raises(KnowledgeError) as caught:
+        admin.import_file(root, path)
+    problems = caught.value.problems
+    assert any(p.startswith(f"{path}:9:") and "future" in p for p in problems), problems
+    assert any(p.startswith(f"{path}:14:") and "after its source" in p for p in problems)
+    assert "future-fact" not in {f.id for f in admin.store.facts()}
+
+
+def test_import_refuses_an_as_of_after_the_files_own_source(tmp_path: Path):
+    path = future_file(tmp_path, "2023-09-21", published="2023-09-20")
+    with pytest.raises(KnowledgeError) as caught:
+        load_fact_files([path], known_sources=[BUNDLED_SOURCE])
+    assert f"{path}:9:" in str(caught.value) and "after its source" in str(caught.value)
+
+
+def test_bundled_files_with_a_future_as_of_are_reported_by_file_and_line(
+    tmp_path: Path, db_path: Path
+):
+    folder = tmp_path / "knowledge"
+    folder.mkdir()
+    for name in ("topics.yaml", "language.yaml"):
+        shutil.copyfile(BUNDLED_KNOWLEDGE / name, folder / name)
+    bad = folder / "x.facts.yaml"
+    bad.write_text(
+        future_file(tmp_path, "9999-12-31").read_text().split("  - id: bundled-source-fact")[0]
+    )
+    store = Store(tmp_path / "fresh.db")
+    try:
+        with pytest.raises(KnowledgeError, match=rf"{bad}:9: .*future"):
+            StrikeBot(store, BotConfig(knowledge_dir=folder))
+    finally:
+        store.close()
+
+
+@pytest.fixture
+def review(bot: StrikeBot, admin: AdminService) -> ReviewService:
+    return ReviewService(bot, admin)
+
+
+def test_review_accept_and_edit_refuse_a_bad_as_of(review: ReviewService, root: Actor):
+    _, items = review.add_article(
+        root, ARTICLE, "Tentative deal", dt.date(2023, 9, 27), url="https://example.org/deal"
+    )
+    cid = items[0].id
+    for as_of, why in (("2203-09-21", "future"), ("2023-09-28", "after its source")):
+        with pytest.raises(AdminInputError, match=why):
+            review.edit(root, cid, as_of=as_of)
+        with pytest.raises(AdminInputError, match=why):
+            review.accept(root, cid, text="In our words: a deal was reached.", as_of=as_of)
+    assert review.candidate(cid).record.status == "pending"
+
+
+def test_cli_add_refuses_a_future_as_of(run: Run):
+    proc = run(
+        "facts", "add", "--text", "Typo.", "--topic", "strike.duration", "--as-of", "2203-09-21",
+        "--source-title", "T", "--published", "2023-09-20",
+    )  # fmt: skip
+    err = failed(proc)
+    assert proc.returncode == 2 and "future" in err and err.count("\n") == 1

@@ -12,6 +12,7 @@ from typing import Any
 
 from bot.core.limits import in_seconds
 from bot.core.models import Fact, Source
+from bot.core.rules import as_of_problem
 from bot.core.service import StrikeBot
 from bot.store.db import SourceChanged
 from bot.store.knowledge_files import (
@@ -68,6 +69,14 @@ def check_topic(topic: str) -> str:
             "The topic must be short lowercase words joined by dots, e.g. offer.pay."
         )
     return topic
+
+
+def check_as_of(as_of: dt.date, published: dt.date | None) -> dt.date:
+    """The as-of date, or AdminInputError when it is in the future or after its source."""
+    problem = as_of_problem(as_of, published)
+    if problem:
+        raise AdminInputError(problem[:1].upper() + problem[1:] + "; nothing was changed.")
+    return as_of
 
 
 def _slug(text: str) -> str:
@@ -154,14 +163,18 @@ class AdminService:
         as_of_date = parse_date(as_of, "as-of")
         new_source = None
         if source_id:
-            if source_id not in self.store.sources():
+            known = self.store.sources().get(source_id)
+            if known is None:
                 raise AdminInputError(f"No source with id '{source_id}'.")
+            published_date = known.published
         else:
             if not source_title or published is None:
                 raise AdminInputError("Give a source: its title and published date.")
+            published_date = parse_date(published, "published")
             source_id, new_source = self.find_or_make_source(
-                source_title, parse_date(published, "published"), url, publisher
+                source_title, published_date, url, publisher
             )
+        check_as_of(as_of_date, published_date)
         if fact_id is not None and not ID_RE.match(fact_id):
             raise AdminInputError(f"A fact id must match {ID_RE.pattern}.")
         fact = Fact(
@@ -206,6 +219,11 @@ class AdminService:
         if not clean:
             raise AdminInputError("Nothing to change.")
         before = self.store.fact(fact_id)
+        if "as_of" in clean or "source" in clean:
+            source = self.store.sources().get(clean.get("source", before.source))
+            if source is None:
+                raise AdminInputError(f"No source with id '{clean['source']}'.")
+            check_as_of(clean.get("as_of", before.as_of), source.published)
         previous = self._current(clean.get("topic", before.topic))
         try:
             fact = self.store.update_fact(
@@ -266,7 +284,7 @@ class AdminService:
         changes an existing source is refused unless `update_sources` (then each change is
         counted and audited)."""
         self.require(actor)
-        knowledge = load_fact_files([path], known_sources=self.store.sources())
+        knowledge = load_fact_files([path], known_sources=self.store.sources().values())
         try:
             counts = self.store.import_knowledge(
                 knowledge,

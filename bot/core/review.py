@@ -8,7 +8,14 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.core.admin import Actor, AdminInputError, AdminService, check_topic, parse_date
+from bot.core.admin import (
+    Actor,
+    AdminInputError,
+    AdminService,
+    check_as_of,
+    check_topic,
+    parse_date,
+)
 from bot.core.intake import Candidate, propose
 from bot.core.models import Fact
 from bot.core.service import StrikeBot
@@ -166,11 +173,15 @@ class ReviewService:
     ) -> ReviewItem:
         """Reword a pending candidate, or change its topic or as-of date, before accepting."""
         self.admin.require(actor)
-        self._open(candidate_id)
+        record = self._open(candidate_id)
+        when = None
+        if as_of is not None:
+            published = self.queue.article(record.article_id).published
+            when = check_as_of(parse_date(as_of, "as-of"), published)
         changes: dict[str, Any] = {
             "text": _check_text(text) if text is not None else None,
             "topic": check_topic(topic) if topic is not None else None,
-            "as_of": parse_date(as_of, "as-of") if as_of is not None else None,
+            "as_of": when,
         }
         try:
             record = self.queue.edit(
@@ -202,6 +213,7 @@ class ReviewService:
         final_topic = check_topic(topic or record.topic)
         article = self.queue.article(record.article_id)
         when = parse_date(as_of, "as-of") if as_of else record.as_of or article.published
+        check_as_of(when, article.published)
         fact_id = candidate_fact_id(final_topic, candidate_id)
         fact = self._interrupted(fact_id, final_text)
         if fact is None:

@@ -18,6 +18,7 @@ import yaml
 
 from bot.core.language import Language
 from bot.core.models import Fact, Source, Topic
+from bot.core.rules import as_of_problem, utc_today
 
 # libyaml's loader when PyYAML was built with it: the same nodes and marks, several times faster.
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -281,6 +282,12 @@ def parse_fact(reader: _Reader, node: _Node) -> Fact | None:
     )
 
 
+def fact_node_line(node: _Node, key: str) -> int:
+    """The line of a fact's field (the fact's own line when the field's is not known)."""
+    field_node = node.value.get(key) if isinstance(node.value, dict) else None
+    return field_node.line if field_node is not None and field_node.line else node.line
+
+
 def _root_mapping(
     path: Path, allowed: set[str], *, fast: bool = False
 ) -> tuple[_Reader, dict[str, _Node] | None]:
@@ -295,24 +302,37 @@ def _root_mapping(
     return reader, top
 
 
-def load_fact_files(paths: Iterable[Path], known_sources: Iterable[str] = ()) -> KnowledgeSet:
+def load_fact_files(
+    paths: Iterable[Path],
+    known_sources: Iterable[Source | str] = (),
+    *,
+    today: dt.date | None = None,
+) -> KnowledgeSet:
     """Read and validate fact files together; raise KnowledgeError listing every problem
-    (each with its file and line). Files in JSON form are read fast; if anything is wrong,
-    everything is read again the slow way, which knows the lines."""
+    (each with its file and line). Facts may cite `known_sources` (already stored: Source
+    objects, whose dates are checked too, or bare ids). Files in JSON form are read fast;
+    if anything is wrong, everything is read again the slow way, which knows the lines."""
     paths = list(paths)
-    known = set(known_sources)
+    known = {
+        s.id if isinstance(s, Source) else s: s.published if isinstance(s, Source) else None
+        for s in known_sources
+    }
+    today = today or utc_today()
     try:
-        return _load_fact_files(paths, known, fast=True)
+        return _load_fact_files(paths, known, today, fast=True)
     except KnowledgeError:
-        return _load_fact_files(paths, known, fast=False)
+        return _load_fact_files(paths, known, today, fast=False)
 
 
-def _load_fact_files(paths: list[Path], known_sources: set[str], *, fast: bool) -> KnowledgeSet:
+def _load_fact_files(
+    paths: list[Path], known_sources: dict[str, dt.date | None], today: dt.date, *, fast: bool
+) -> KnowledgeSet:
     problems: list[str] = []
     result = KnowledgeSet()
     source_lines: dict[str, str] = {}
+    published: dict[str, dt.date | None] = dict(known_sources)
     fact_lines: dict[str, str] = {}
-    pending_refs: list[tuple[str, str]] = []
+    pending_refs: list[tuple[Fact, str]] = []
     for path in paths:
         reader, top = _root_mapping(path, {"sources", "facts"}, fast=fast)
         if top is not None:
@@ -330,6 +350,7 @@ def _load_fact_files(paths: list[Path], known_sources: set[str], *, fast: bool) 
                     )
                     continue
                 source_lines[source.id] = where
+                published[source.id] = source.published
                 result.sources.append(source)
             for node in reader.sequence(top["facts"], "facts") if "facts" in top else []:
                 fact = parse_fact(reader, node)
@@ -342,13 +363,20 @@ def _load_fact_files(paths: list[Path], known_sources: set[str], *, fast: bool) 
                     )
                     continue
                 fact_lines[fact.id] = where
-                pending_refs.append((fact.source, where))
+                where_as_of = f"{path}:{fact_node_line(node, 'as_of')}"
+                pending_refs.append((fact, where_as_of))
                 result.facts.append(fact)
         problems.extend(reader.problems)
-    known = set(known_sources) | set(source_lines)
-    for ref, where in pending_refs:
-        if ref not in known:
-            problems.append(f"{where}: the fact's source '{ref}' is not defined in any 'sources:'")
+    for fact, where_as_of in pending_refs:
+        where = fact_lines[fact.id]
+        if fact.source not in published:
+            problems.append(
+                f"{where}: the fact's source '{fact.source}' is not defined in any 'sources:'"
+            )
+            continue
+        problem = as_of_problem(fact.as_of, published[fact.source], today)
+        if problem:
+            problems.append(f"{where_as_of}: {problem}")
     if problems:
         raise KnowledgeError(problems)
     return result
