@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from bot.core.admin import Actor, AdminInputError, AdminService
+from bot.core.models import Fact, Source
 from bot.core.review import ReviewService
 from bot.core.service import BotConfig, StrikeBot
 from bot.settings import BUNDLED_KNOWLEDGE
@@ -259,3 +260,22 @@ def test_cli_add_refuses_a_future_as_of(run: Run):
     )  # fmt: skip
     err = failed(proc)
     assert proc.returncode == 2 and "future" in err and err.count("\n") == 1
+
+
+# --- 4. ids chosen inside the write (the process race is in test_concurrency.py) ----------
+
+
+def test_a_new_source_never_rewrites_one_stored_meanwhile(fresh_store: Store):
+    """Two admins adding facts with new sources whose ids collide (chosen before either
+    wrote): the second gets the next free id instead of rewriting the first's source."""
+    first = Source("report-2023-09-20", "Report", dt.date(2023, 9, 20), "https://a.example/")
+    second = Source("report-2023-09-20", "Report!", dt.date(2023, 9, 20), "https://b.example/")
+    fact = Fact("", "Some text.", "misc.race", dt.date(2023, 9, 20), first.id)
+    a = fresh_store.add_fact(fact, first, actor="a", auto_id=True)
+    b = fresh_store.add_fact(fact, second, actor="b", auto_id=True)
+    assert (a.id, b.id) == ("misc-race-1", "misc-race-2")
+    sources = fresh_store.sources()
+    assert sources[first.id] == first
+    assert b.source == "report-2023-09-20-2" and sources[b.source].url == "https://b.example/"
+    again = fresh_store.add_fact(fact, first, actor="a", auto_id=True)
+    assert again.source == first.id, "the same source is reused, not copied"

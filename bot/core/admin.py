@@ -178,7 +178,7 @@ class AdminService:
         if fact_id is not None and not ID_RE.match(fact_id):
             raise AdminInputError(f"A fact id must match {ID_RE.pattern}.")
         fact = Fact(
-            id=fact_id or self.store.new_fact_id(topic),
+            id=fact_id or "",  # without one, the store picks it as it writes
             text=text,
             topic=topic,
             as_of=as_of_date,
@@ -188,7 +188,13 @@ class AdminService:
         )
         previous = self._current(topic)
         try:
-            self.store.add_fact(fact, new_source, actor=actor.audit_name, platform=actor.platform)
+            fact = self.store.add_fact(
+                fact,
+                new_source,
+                actor=actor.audit_name,
+                platform=actor.platform,
+                auto_id=fact_id is None,
+            )
         except ValueError as exc:
             raise AdminInputError(str(exc)) from None
         self._done()

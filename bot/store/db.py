@@ -459,13 +459,32 @@ class Store:
                 [(*(row[c] for c in columns), row["id"]) for row in rows],
             )
 
-    def new_fact_id(self, topic: str) -> str:
+    @staticmethod
+    def _next_fact_id(db: sqlite_utils.Database, topic: str) -> str:
+        """`<topic>-<n>` with the lowest n not taken (call it inside the write transaction
+        that inserts the fact, so that no other writer takes it meanwhile)."""
         base = "".join(ch if ch.isalnum() else "-" for ch in topic.lower()).strip("-") or "fact"
-        taken = {r["id"] for r in self._read("select id from facts where id like ?", [base + "-%"])}
+        taken = {r[0] for r in db.execute("select id from facts where id like ?", [base + "-%"])}
         n = 1
         while f"{base}-{n}" in taken:
             n += 1
         return f"{base}-{n}"
+
+    def new_fact_id(self, topic: str) -> str:
+        """The id a fact on `topic` would get now (add_fact(auto_id=True) picks it safely)."""
+        with self._lock:
+            return self._next_fact_id(self.db, topic)
+
+    @staticmethod
+    def _place_source(db: sqlite_utils.Database, source: Source) -> Source:
+        """A new source as it can be stored: its own id if that is free (or already holds
+        the same source), else the next free `<id>-<n>`; never rewrites another source."""
+        sid, n = source.id, 2
+        while True:
+            row = db.execute("select title, published from sources where id = ?", [sid]).fetchone()
+            if row is None or (row[0], row[1]) == (source.title, source.published.isoformat()):
+                return replace(source, id=sid)
+            sid, n = f"{source.id}-{n}", n + 1
 
     def add_fact(
         self,
@@ -475,12 +494,21 @@ class Store:
         actor: str,
         platform: str = "cli",
         origin: str = "admin",
+        auto_id: bool = False,
     ) -> Fact:
-        """Insert a new fact (and its source if new), with its audit entry, atomically."""
+        """Insert a new fact (and its source if new), with its audit entry, atomically.
+
+        With `auto_id` the fact's id is chosen here, in the write transaction, from its
+        topic; a new source whose id another writer took meanwhile gets the next free id.
+        Returns the fact as stored."""
         with self.transaction() as db:
+            if auto_id:
+                fact = replace(fact, id=self._next_fact_id(db, fact.topic))
             if db.execute("select 1 from facts where id = ?", [fact.id]).fetchone():
                 raise ValueError(f"A fact with id '{fact.id}' already exists.")
             if source is not None:
+                source = self._place_source(db, source)
+                fact = replace(fact, source=source.id)
                 self._upsert_source(db, source, origin)
             elif not db.execute("select 1 from sources where id = ?", [fact.source]).fetchone():
                 raise ValueError(f"No source with id '{fact.source}'.")
