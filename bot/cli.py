@@ -30,7 +30,7 @@ from bot.runtime.logs import configure_logging
 from bot.settings import Settings
 from bot.store import backup as backups
 from bot.store.db import NotFound, Store, StoreError, fact_json
-from bot.store.knowledge_files import KnowledgeError
+from bot.store.knowledge_files import KnowledgeError, write_text_atomic
 
 EXIT_USAGE = 2
 EXIT_STORE = 3
@@ -446,9 +446,11 @@ def facts_export(app: App, file: Path) -> None:
     JSON when FILE ends in .json (much faster to import at many thousands of facts)."""
     text = app.admin.export_text(as_json=file.suffix.lower() == ".json")
     try:
-        file.write_text(text, encoding="utf-8")
+        write_text_atomic(file, text)
     except OSError as exc:
-        raise Failure(f"cannot write {file}: {exc.strerror}", EXIT_USAGE) from None
+        raise Failure(
+            f"cannot write {file}: {exc.strerror}; the file was left as it was", EXIT_USAGE
+        ) from None
     click.echo(f"wrote {file}")
 
 

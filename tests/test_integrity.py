@@ -6,8 +6,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import resource
 import shutil
+import signal
 import sqlite3
+import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,8 +24,9 @@ from bot.core.service import BotConfig, StrikeBot
 from bot.settings import BUNDLED_KNOWLEDGE
 from bot.store.db import Store
 from bot.store.knowledge_files import KnowledgeError, load_fact_files
-from tests.cli_runner import Run, failed, ok
+from tests.cli_runner import CLI, Run, cli_env, failed, ok
 from tests.conftest import DATA
+from tests.store_workers import big_knowledge
 
 ARTICLE = (DATA / "article_test.txt").read_text(encoding="utf-8")
 
@@ -279,3 +285,59 @@ def test_a_new_source_never_rewrites_one_stored_meanwhile(fresh_store: Store):
     assert b.source == "report-2023-09-20-2" and sources[b.source].url == "https://b.example/"
     again = fresh_store.add_fact(fact, first, actor="a", auto_id=True)
     assert again.source == first.id, "the same source is reused, not copied"
+
+
+# --- 5. an export over an existing file is atomic -----------------------------------------
+
+
+def _full_disk(limit: int) -> Callable[[], None]:
+    """For a child process: a file size limit (a disk that fills up at `limit` bytes);
+    writing past it fails with EFBIG instead of killing the process."""
+
+    def apply() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return apply
+
+
+@pytest.mark.skipif(os.name != "posix", reason="RLIMIT_FSIZE")
+@pytest.mark.parametrize("name", ["export.facts.yaml", "export.facts.json"])
+def test_export_that_fails_midway_leaves_the_old_file(
+    run: Run, db: Path, tmp_path: Path, name: str
+):
+    store = Store(db)
+    try:
+        store.import_knowledge(load_fact_files([bulk_file(tmp_path)]), actor="seed")
+    finally:
+        store.close()
+    target = tmp_path / "out" / name
+    target.parent.mkdir()
+    ok(run("facts", "export", str(target)))
+    old = target.read_bytes()
+    assert len(old) > 2 * LIMIT, "the export must not fit under the limit"
+    ok(run("facts", "retract", "bulk-1", "--reason", "so the next export differs"))
+    proc = subprocess.run(
+        [*CLI, "facts", "export", str(target)],
+        capture_output=True,
+        text=True,
+        env=cli_env(db),
+        cwd=tmp_path,
+        preexec_fn=_full_disk(LIMIT),
+        timeout=60,
+    )
+    err = failed(proc)
+    assert str(target) in err and err.count("\n") == 1
+    assert target.read_bytes() == old, "the previous export is intact"
+    assert [p.name for p in target.parent.iterdir()] == [name], "no temporary file is left"
+    ok(run("facts", "export", str(target)))
+    assert target.read_bytes() != old and load_fact_files([target]).facts
+
+
+LIMIT = 64 * 1024
+
+
+def bulk_file(tmp_path: Path) -> Path:
+    path = tmp_path / "bulk.facts.json"
+    path.write_text(big_knowledge(600), encoding="utf-8")
+    return path
