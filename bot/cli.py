@@ -222,8 +222,8 @@ def eval(app: App, file: Path, as_json: bool, min_rate: float | None) -> None:
     """Score a question file (the format of shared/eval/questions.jsonl)."""
     try:
         cases = read_cases(file)
-    except EvalFileError as exc:
-        raise Failure(str(exc), EXIT_USAGE) from None
+    except EvalFileError as exc:  # a file rejected with its file:line, like a knowledge file
+        raise Failure(str(exc), EXIT_KNOWLEDGE) from None
     report = evaluate(cases, app.bot.answer)
     if as_json:
         emit_json(

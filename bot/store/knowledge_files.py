@@ -29,6 +29,7 @@ _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
 TOPIC_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,79}$")
 MAX_TEXT = 2000
+MAX_DEPTH = 16  # knowledge files nest 4 levels; far deeper is a mistake or an attack
 FACT_KEYS = {
     "id",
     "text",
@@ -88,9 +89,11 @@ class _Reader:
             # not known on this path: any problem sends the caller back to the YAML reader.
             try:
                 return _plain(json.loads(text))
-            except ValueError:
+            except (ValueError, RecursionError):  # nested too deeply: reported with its line
                 pass
         try:
+            if not self._shape_is_safe(text):
+                return None
             root = yaml.compose(text, Loader=_LOADER)
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
@@ -104,6 +107,29 @@ class _Reader:
             self.fail(1, "the file is empty")
             return None
         return self._convert(root)
+
+    def _shape_is_safe(self, text: str) -> bool:
+        """Refuse, before anything is built, what would make building it explode: anchors
+        and aliases (a few hundred bytes of nested aliases expand to gigabytes) and nesting
+        deeper than MAX_DEPTH. Reads the event stream, which takes no recursion."""
+        depth = 0
+        for event in yaml.parse(text, Loader=_LOADER):
+            line = event.start_mark.line + 1
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+                self.fail(
+                    line,
+                    "YAML anchors and aliases (&name, *name) are not allowed in knowledge "
+                    "files; write each value out",
+                )
+                return False
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    self.fail(line, f"nested more than {MAX_DEPTH} levels deep")
+                    return False
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+        return True
 
     def _convert(self, node: yaml.Node) -> _Node:
         line = node.start_mark.line + 1

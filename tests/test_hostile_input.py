@@ -1,0 +1,160 @@
+"""Input made to hurt (issue 12, items 6-9): YAML alias bombs, deep nesting, huge integers
+on the command line, and URLs, control characters and example questions that pass a loose
+check. Each is refused with a clear message (`file:line` for files) or cleaned, on every
+path it can arrive by."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from bot.core.evaluate import EvalFileError, read_cases
+from bot.store.knowledge_files import KnowledgeError, load_fact_files, load_language
+from tests.cli_runner import Run, failed
+
+EXIT_KNOWLEDGE = 4
+
+GOOD_SOURCE = """\
+sources:
+  - id: test-source
+    title: A test article
+    published: 2023-09-11
+"""
+
+# The 351-byte file of the issue, in spirit: nine levels of nine aliases, 9**9 strings once
+# expanded (hundreds of millions of nodes, gigabytes) from a few hundred bytes.
+BOMB = """\
+a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
+b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
+f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
+g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
+h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
+facts: [*h,*h,*h,*h,*h,*h,*h,*h,*h]
+"""
+
+ALIASED_QUESTIONS = (
+    GOOD_SOURCE
+    + """\
+facts:
+  - id: one
+    topic: strike.duration
+    text: The strike had lasted 130 days.
+    as_of: 2023-09-11
+    source: test-source
+    questions: &asked [how long, how many days]
+  - id: two
+    topic: strike.start
+    text: The strike began on 2 May 2023.
+    as_of: 2023-09-11
+    source: test-source
+    questions: *asked
+"""
+)
+
+
+@pytest.fixture
+def db(db_path: Path) -> Path:
+    return db_path
+
+
+def write(tmp_path: Path, text: str, name: str = "x.facts.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# --- 6. YAML anchors and aliases ----------------------------------------------------------
+
+
+def test_alias_bomb_is_refused_before_it_expands(tmp_path: Path) -> None:
+    path = write(tmp_path, BOMB)
+    began = time.monotonic()
+    with pytest.raises(KnowledgeError) as caught:
+        load_fact_files([path])
+    assert time.monotonic() - began < 2
+    [problem] = caught.value.problems
+    assert problem.startswith(f"{path}:1:") and "alias" in problem
+
+
+def test_cli_import_of_an_alias_bomb_exits_4_with_file_and_line(run: Run, tmp_path: Path):
+    path = write(tmp_path, BOMB)
+    proc = run("facts", "import", str(path))
+    err = failed(proc)
+    assert proc.returncode == EXIT_KNOWLEDGE and f"{path}:1:" in err and "alias" in err
+
+
+def test_any_anchor_or_alias_is_refused_with_its_line(tmp_path: Path) -> None:
+    path = write(tmp_path, ALIASED_QUESTIONS)
+    with pytest.raises(KnowledgeError) as caught:
+        load_fact_files([path])
+    assert str(caught.value).startswith(f"{path}:11:"), caught.value
+    assert "alias" in str(caught.value)
+    language = write(tmp_path, "stopwords: &w [a, b]\nfiller: *w\n", "language.yaml")
+    with pytest.raises(KnowledgeError, match=r"language.yaml:1: .*alias"):
+        load_language(language)
+
+
+def test_an_ampersand_or_asterisk_in_text_is_fine(tmp_path: Path) -> None:
+    text = ALIASED_QUESTIONS.replace("&asked ", "").replace("*asked", '["AT&T *and* more"]')
+    knowledge = load_fact_files([write(tmp_path, text)])
+    assert knowledge.facts[1].questions == ("AT&T *and* more",)
+
+
+# --- 7. deep nesting ----------------------------------------------------------------------
+
+DEPTHS = [600, 5000]  # the issue's depth, and one past Python's recursion limit
+
+
+def nested_lists(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+def nested_mappings(depth: int) -> str:
+    return "{a: " * depth + "1" + "}" * depth
+
+
+SHAPES: dict[str, tuple[str, Callable[[int], str]]] = {
+    "yaml": ("x.facts.yaml", lambda d: "facts:\n  - " + nested_lists(d) + "\n"),
+    "json": ("x.facts.json", lambda d: '{"facts":\n' + nested_lists(d) + "}\n"),
+    "yaml-mappings": ("x.facts.yaml", lambda d: "facts:\n  - " + nested_mappings(d) + "\n"),
+}
+
+
+@pytest.mark.parametrize("depth", DEPTHS)
+@pytest.mark.parametrize("shape", list(SHAPES))
+def test_deep_nesting_exits_4_with_file_and_line(
+    run: Run, tmp_path: Path, shape: str, depth: int
+) -> None:
+    name, make = SHAPES[shape]
+    path = write(tmp_path, make(depth), name)
+    with pytest.raises(KnowledgeError) as caught:
+        load_fact_files([path])
+    # "nested more than 16 levels", or libyaml's own "exceeded maximum nesting depth"
+    assert str(caught.value).startswith(f"{path}:2:") and "nest" in str(caught.value)
+    proc = run("facts", "import", str(path))
+    err = failed(proc)
+    assert proc.returncode == EXIT_KNOWLEDGE and f"{path}:2:" in err and "nest" in err
+    assert "RecursionError" not in err
+
+
+@pytest.mark.parametrize("depth", DEPTHS)
+def test_deep_nesting_on_an_eval_line(run: Run, tmp_path: Path, depth: int) -> None:
+    path = write(
+        tmp_path,
+        '{"q": "how long?", "expect": [["130"]]}\n{"q": "x", "expect": '
+        + nested_lists(depth)
+        + "}\n",
+        "questions.jsonl",
+    )
+    with pytest.raises(EvalFileError, match=rf"{path}:2: "):  # too deep, or not a question
+        read_cases(path)
+    proc = run("eval", str(path))
+    err = failed(proc)
+    assert proc.returncode == EXIT_KNOWLEDGE and f"{path}:2:" in err
+    assert "RecursionError" not in err
