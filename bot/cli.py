@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -48,6 +49,49 @@ class Failure(click.ClickException):
     def __init__(self, message: str, exit_code: int):
         super().__init__(message)
         self.exit_code = exit_code
+
+
+class Bounded(click.ParamType):
+    """A whole number (or with `real`, any finite number) from `low` to `high`. Above `high`
+    it is clamped when `clamp`; anything else out of range, or not a number, is refused in
+    one line (exit 2), before a number SQLite or a date cannot hold reaches them."""
+
+    def __init__(self, low: float, high: float, *, clamp: bool = False, real: bool = False):
+        self.low, self.high, self.clamp, self.real = low, high, clamp, real
+        self.name = "number" if real else "integer"
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str | None:
+        return None if isinstance(param, click.Argument) else self.name.upper()
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None):
+        what = "a number" if self.real else "a whole number"
+        name = "the value"
+        if param is not None:
+            name = param.opts[0] if isinstance(param, click.Option) else param.human_readable_name
+        try:
+            number = float(value) if self.real else int(value)
+        except (TypeError, ValueError, OverflowError):
+            number = None
+        if number is not None and self.real and not math.isfinite(number):
+            number = None
+        if number is not None and number > self.high and self.clamp:
+            return self.high
+        if number is None or not self.low <= number <= self.high:
+            shown = str(value) if len(str(value)) <= 30 else str(value)[:30] + "..."
+            raise Failure(
+                f"{name} must be {what} from {self.low} to {self.high}, not {shown}", EXIT_USAGE
+            )
+        return number
+
+
+# The ranges of the CLI's numbers: lists and look-backs are clamped, ids and ports refused.
+LIMIT = Bounded(1, 10_000, clamp=True)
+DAYS = Bounded(1, 36_500, clamp=True)
+ROW_ID = Bounded(1, 2**63 - 1)  # SQLite's largest integer
+GROUP = Bounded(1, 100_000)
+PORT = Bounded(1, 65_535)
+WORKERS = Bounded(1, 64)
+RATE = Bounded(0.0, 1.0, real=True)
 
 
 @dataclass
@@ -215,7 +259,7 @@ def chat(app: App) -> None:
 @cli.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the score as JSON.")
-@click.option("--min-rate", type=float, default=None, help="Exit 1 below this pass rate.")
+@click.option("--min-rate", type=RATE, default=None, help="Exit 1 below this pass rate (0 to 1).")
 @pass_app
 @guarded
 def eval(app: App, file: Path, as_json: bool, min_rate: float | None) -> None:
@@ -391,7 +435,7 @@ def facts_restore(
 
 @facts.command("audit")
 @click.option("--json", "as_json", is_flag=True)
-@click.option("--limit", default=50, show_default=True)
+@click.option("--limit", type=LIMIT, default=50, show_default=True, help="Show at most this many.")
 @click.option("--fact", "fact_id", help="Only this fact's history.")
 @pass_app
 @guarded
@@ -456,7 +500,7 @@ def facts_export(app: App, file: Path) -> None:
 
 @facts.command("unanswered")
 @click.option("--json", "as_json", is_flag=True)
-@click.option("--limit", default=50, show_default=True)
+@click.option("--limit", type=LIMIT, default=50, show_default=True, help="Show at most this many.")
 @pass_app
 @guarded
 def facts_unanswered(app: App, as_json: bool, limit: int) -> None:
@@ -547,7 +591,7 @@ def _list_review(app: App, as_json: bool, limit: int) -> None:
 
 @cli.group(invoke_without_command=True)
 @click.option("--json", "as_json", is_flag=True)
-@click.option("--limit", default=50, show_default=True)
+@click.option("--limit", type=LIMIT, default=50, show_default=True, help="Show at most this many.")
 @click.pass_context
 @guarded
 def review(ctx: click.Context, as_json: bool, limit: int) -> None:
@@ -558,7 +602,7 @@ def review(ctx: click.Context, as_json: bool, limit: int) -> None:
 
 @review.command("list")
 @click.option("--json", "as_json", is_flag=True)
-@click.option("--limit", default=50, show_default=True)
+@click.option("--limit", type=LIMIT, default=50, show_default=True, help="Show at most this many.")
 @pass_app
 @guarded
 def review_list(app: App, as_json: bool, limit: int) -> None:
@@ -567,7 +611,7 @@ def review_list(app: App, as_json: bool, limit: int) -> None:
 
 
 @review.command("edit")
-@click.argument("candidate_id", type=int)
+@click.argument("candidate_id", type=ROW_ID)
 @click.option("--text", help="The fact in your own words.")
 @click.option("--topic")
 @click.option("--as-of", "as_of", help="YYYY-MM-DD")
@@ -585,7 +629,7 @@ def review_edit(app: App, candidate_id: int, by: str | None, as_json: bool, **fi
 
 
 @review.command("accept")
-@click.argument("candidate_id", type=int)
+@click.argument("candidate_id", type=ROW_ID)
 @click.option("--text", help="The fact in your own words (the draft is refused).")
 @click.option("--topic")
 @click.option("--as-of", "as_of", help="YYYY-MM-DD (default: the article's date)")
@@ -603,7 +647,7 @@ def review_accept(app: App, candidate_id: int, by: str | None, as_json: bool, **
 
 
 @review.command("reject")
-@click.argument("candidate_id", type=int)
+@click.argument("candidate_id", type=ROW_ID)
 @click.option("--reason", required=True)
 @click.option("--by")
 @click.option("--json", "as_json", is_flag=True)
@@ -643,7 +687,7 @@ def _print_report(rep: Report) -> None:
 
 @cli.group("report", invoke_without_command=True)
 @click.option("--json", "as_json", is_flag=True)
-@click.option("--days", default=30, show_default=True, help="Look back this many days.")
+@click.option("--days", type=DAYS, default=30, show_default=True, help="Look back this many days.")
 @click.option("--per", type=click.Choice(["day", "week"]), help="Answer rate per day or week.")
 @click.pass_context
 @guarded
@@ -660,7 +704,7 @@ def report_cmd(ctx: click.Context, as_json: bool, days: int, per: str | None) ->
 
 
 @report_cmd.command("promote")
-@click.argument("group", type=int)
+@click.argument("group", type=GROUP)
 @click.option("--fact", "fact_id", help="Add the group's questions to this fact.")
 @click.option("--text", help="Or make a new fact with this text...")
 @click.option("--topic")
@@ -669,7 +713,7 @@ def report_cmd(ctx: click.Context, as_json: bool, days: int, per: str | None) ->
 @click.option("--published")
 @click.option("--url")
 @click.option("--publisher")
-@click.option("--days", default=30, show_default=True, help="As given to `report`.")
+@click.option("--days", type=DAYS, default=30, show_default=True, help="As given to `report`.")
 @click.option("--by")
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
@@ -764,10 +808,10 @@ def run(app: App, no_console: bool) -> None:
 
 
 @cli.command()
-@click.option("--port", type=int, help="HTTP mode port (default: SLACK_PORT, 3000).")
+@click.option("--port", type=PORT, help="HTTP mode port (default: SLACK_PORT, 3000).")
 @click.option(
     "--workers",
-    type=click.IntRange(1, 64),
+    type=WORKERS,
     help="HTTP mode worker processes (default: STRIKEBOT_SLACK_WORKERS, 1); more than one "
     "serves through uvicorn.",
 )

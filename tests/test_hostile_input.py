@@ -5,13 +5,20 @@ path it can arrive by."""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+import click
 import pytest
+from click.testing import CliRunner
 
+from bot.cli import Bounded, cli
 from bot.core.evaluate import EvalFileError, read_cases
+from bot.core.report import ReportService
+from bot.core.review import ReviewService
+from bot.store.db import NotFound
 from bot.store.knowledge_files import KnowledgeError, load_fact_files, load_language
 from tests.cli_runner import Run, failed
 
@@ -158,3 +165,108 @@ def test_deep_nesting_on_an_eval_line(run: Run, tmp_path: Path, depth: int) -> N
     err = failed(proc)
     assert proc.returncode == EXIT_KNOWLEDGE and f"{path}:2:" in err
     assert "RecursionError" not in err
+
+
+# --- 8. huge integers on the command line -------------------------------------------------
+
+HUGE = "99999999999999999999"
+
+
+@pytest.fixture
+def invoke(db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """invoke(*args) -> click Result: the CLI in this process (fast), on this test's database,
+    without the caller's settings; an exception escaping the CLI fails the test."""
+    monkeypatch.chdir(tmp_path)
+    for key in list(os.environ):
+        if key.startswith(("STRIKEBOT_", "SLACK_", "DISCORD_")):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("STRIKEBOT_DB", str(db))
+    runner = CliRunner()
+    return lambda *args: runner.invoke(cli, list(args), catch_exceptions=False)
+
+
+CLAMPED = {
+    "audit-limit": ("facts", "audit", "--limit", HUGE),
+    "unanswered-limit": ("facts", "unanswered", "--json", "--limit", HUGE),
+    "review-list-limit": ("review", "list", "--limit", HUGE),
+    "review-limit": ("review", "--limit", HUGE),
+    "report-days": ("report", "--days", "999999999"),
+    "report-days-huge": ("report", "--json", "--days", HUGE),
+}
+
+
+@pytest.mark.parametrize("args", CLAMPED.values(), ids=CLAMPED.keys())
+def test_huge_limits_and_days_are_clamped(invoke, args: tuple[str, ...]) -> None:
+    result = invoke(*args)
+    assert result.exit_code == 0, result.output
+
+
+def test_promote_with_huge_days_is_clamped(invoke) -> None:
+    result = invoke("report", "promote", "1", "--days", HUGE, "--fact", "offer-pay")
+    assert (
+        result.exit_code == 2 and result.stderr == "Error: No group 1: the report has 0 group(s).\n"
+    )
+
+
+REFUSED_NUMBERS = {
+    "accept-id": ("review", "accept", HUGE, "--text", "Words of my own."),
+    "edit-id": ("review", "edit", HUGE, "--text", "Words of my own."),
+    "reject-id": ("review", "reject", HUGE, "--reason", "no"),
+    "zero-id": ("review", "reject", "0", "--reason", "no"),
+    "promote-group": ("report", "promote", HUGE, "--fact", "offer-pay"),
+    "zero-limit": ("facts", "audit", "--limit", "0"),
+    "negative-limit": ("facts", "unanswered", "--limit", "-5"),
+    "word-limit": ("review", "list", "--limit", "lots"),
+    "negative-days": ("report", "--days", "-3"),
+    "slack-port": ("slack", "--port", HUGE),
+    "slack-workers": ("slack", "--workers", "999"),
+    "min-rate": ("eval", "questions.jsonl", "--min-rate", "1e999"),
+    "min-rate-nan": ("eval", "questions.jsonl", "--min-rate", "nan"),
+}
+
+
+@pytest.mark.parametrize("args", REFUSED_NUMBERS.values(), ids=REFUSED_NUMBERS.keys())
+def test_out_of_range_numbers_are_refused_in_one_line(
+    invoke, tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    (tmp_path / "questions.jsonl").write_text('{"q": "how long?", "expect": [["130"]]}\n')
+    result = invoke(*args)
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    [line] = result.stderr.splitlines()
+    assert line.startswith("Error: ") and ("from" in line or "between" in line), line
+
+
+def _numeric(param: click.Parameter) -> bool:
+    kind = param.type
+    return isinstance(kind, (click.types.IntParamType, click.types.FloatParamType)) or (
+        getattr(kind, "name", "") in ("integer", "float", "number")
+    )
+
+
+def _all_params(command: click.Command, path: str = "strikebot"):
+    for param in command.params:
+        yield f"{path} {param.name}", param
+    if isinstance(command, click.Group):
+        for name, sub in command.commands.items():
+            yield from _all_params(sub, f"{path} {name}")
+
+
+def test_every_number_option_of_the_cli_is_bounded() -> None:
+    numeric = [(where, p) for where, p in _all_params(cli) if _numeric(p)]
+    assert len(numeric) >= 12
+    unbounded = [where for where, p in numeric if not isinstance(p.type, Bounded)]
+    assert unbounded == [], f"numbers without a range: {unbounded}"
+
+
+def test_the_core_takes_huge_numbers_from_any_caller(bot, admin, root) -> None:
+    """The chat parsers clamp too; the core does not rely on it."""
+    assert admin.audit(root, limit=10**20)
+    assert admin.unanswered(root, limit=10**20) == []
+    review = ReviewService(bot, admin)
+    assert review.pending(limit=10**20) == []
+    with pytest.raises(NotFound):
+        review.accept(root, 10**20, text="Words of my own.")
+    with pytest.raises(NotFound):
+        review.candidate(-1)
+    assert ReportService(bot, admin).build(root, 10**9).groups == []

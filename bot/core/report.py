@@ -24,6 +24,7 @@ MIN_ORDER_SIMILARITY = 50  # token_sort_ratio: "strike?" is not "how long was th
 TOP_FACTS = 10
 MAX_PROMOTED = 20
 DAILY_UP_TO = 31  # longer reports show the answer rate per ISO week
+MAX_DAYS = 36_500  # a longer look-back is clamped (the logs are far younger anyway)
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +171,7 @@ class ReportService:
         self.admin.require(actor)
         if days < 1:
             raise AdminInputError("--days must be at least 1.")
+        days = min(days, MAX_DAYS)
         if per not in (None, "day", "week"):
             raise AdminInputError("--per must be day or week.")
         until = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(microsecond=0)

@@ -29,6 +29,13 @@ log = logging.getLogger(__name__)
 BUNDLED = "bundled"
 LOCK_TIMEOUT_S = 5.0
 BULK_ROWS = 500  # from this many fact rows in one write, the FTS index is rebuilt once
+MAX_ROWS = 100_000  # the most rows one listing returns, whatever limit a caller passes
+MAX_ID = 2**63 - 1  # SQLite's largest integer: a larger id matches no row
+
+
+def row_limit(limit: int) -> int:
+    """A caller's limit as SQLite can take it: 0 to MAX_ROWS."""
+    return max(0, min(int(limit), MAX_ROWS))
 
 
 @dataclass(slots=True)
@@ -331,7 +338,9 @@ class Store:
 
     def audit(self, limit: int = 50, fact_id: str | None = None) -> list[dict[str, Any]]:
         where, params = ("where fact_id = ?", [fact_id]) if fact_id else ("", [])
-        rows = self._read(f"select * from audit {where} order by id desc limit ?", [*params, limit])
+        rows = self._read(
+            f"select * from audit {where} order by id desc limit ?", [*params, row_limit(limit)]
+        )
         for row in rows:
             for key in ("before", "after"):
                 row[key] = json.loads(row[key]) if row[key] else None
@@ -341,11 +350,11 @@ class Store:
         return self._read(
             "select question, count(*) as times, max(at) as last_asked from questions_log "
             "where answered = 0 group by lower(question) order by last_asked desc limit ?",
-            [limit],
+            [row_limit(limit)],
         )
 
     def feedback(self, limit: int = 50) -> list[dict[str, Any]]:
-        return self._read("select * from feedback order by id desc limit ?", [limit])
+        return self._read("select * from feedback order by id desc limit ?", [row_limit(limit)])
 
     def meta(self, key: str) -> str | None:
         rows = self._read("select value from meta where key = ?", [key])
