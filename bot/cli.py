@@ -23,6 +23,7 @@ from bot.core.evaluate import EvalFileError, evaluate, read_cases
 from bot.core.models import Answer, Fact, Question
 from bot.core.report import Report, ReportService
 from bot.core.review import ReviewItem, ReviewService
+from bot.core.rules import clean_text
 from bot.core.service import StrikeBot
 from bot.core.updates import StatusUpdates, SubscriptionService
 from bot.render.text import human_date
@@ -294,7 +295,7 @@ def eval(app: App, file: Path, as_json: bool, min_rate: float | None) -> None:
 
 def _actor(by: str | None) -> Actor:
     # Whoever can run the CLI can write the database file, so the CLI acts as an admin.
-    return Actor(id=by or current_user(), platform="cli", is_admin=True)
+    return Actor(id=clean_text(by or "")[:100] or current_user(), platform="cli", is_admin=True)
 
 
 SUMMARY_KEYS = ("id", "text", "topic", "as_of", "source", "status")

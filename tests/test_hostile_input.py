@@ -15,7 +15,9 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli import Bounded, cli
+from bot.core.admin import AdminInputError
 from bot.core.evaluate import EvalFileError, read_cases
+from bot.core.models import Question
 from bot.core.report import ReportService
 from bot.core.review import ReviewService
 from bot.store.db import NotFound
@@ -270,3 +272,152 @@ def test_the_core_takes_huge_numbers_from_any_caller(bot, admin, root) -> None:
     with pytest.raises(NotFound):
         review.candidate(-1)
     assert ReportService(bot, admin).build(root, 10**9).groups == []
+
+
+# --- 9. URLs, control characters, example questions ---------------------------------------
+
+ESCAPES = "\x1b[2J\x1b]0;owned\x07\x9b31m\u202e\x00"  # clear screen, set title, C1 CSI, RLO
+
+
+def clean(text: str) -> bool:
+    """No control character (C0, DEL, C1) and no bidi override."""
+    return not any(ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0 or ch == "\u202e" for ch in text)
+
+
+def add_fact(admin, root, **over):
+    fields = {
+        "text": "The strike had lasted 131 days.",
+        "topic": "strike.duration",
+        "as_of": "2023-09-12",
+        "source_title": "A later report",
+        "published": "2023-09-12",
+    }
+    fields.update(over)
+    return admin.add(root, **fields)
+
+
+@pytest.mark.parametrize(
+    "url", ["https://example.org/a\n", "https://example.org/\x1b[31m", "https://", "ftp://x.org"]
+)
+def test_admin_refuses_a_url_that_is_not_one_clean_address(admin, root, url: str) -> None:
+    sources = admin.store.sources()
+    with pytest.raises(AdminInputError, match="http"):
+        add_fact(admin, root, url=url)
+    assert admin.store.sources() == sources
+    with pytest.raises(AdminInputError, match="http"):
+        ReviewService(admin.bot, admin).check_article("An article", "2023-09-12", url=url)
+
+
+def test_url_in_a_knowledge_file_must_match_in_full(tmp_path: Path) -> None:
+    text = GOOD_SOURCE + '    url: "https://example.org/a\\u001b]8;;https://evil.example/\\u0007"\n'
+    path = write(tmp_path, text)
+    with pytest.raises(KnowledgeError, match=rf"{path}:5: "):
+        load_fact_files([path])
+
+
+def test_control_characters_never_reach_the_store(admin, root, bot) -> None:
+    fact = add_fact(
+        admin,
+        root,
+        text=f"The strike{ESCAPES} had lasted 131 days.",
+        source_title=f"A later{ESCAPES} report",
+        publisher=f"Ledger{ESCAPES}",
+        questions=(f"how long{ESCAPES}?", ESCAPES),
+    )
+    assert fact.text == "The strike [2J ]0;owned 31m had lasted 131 days."
+    assert fact.questions == ("how long [2J ]0;owned 31m ?", "[2J ]0;owned 31m")
+    source = admin.store.sources()[fact.source]
+    assert clean(source.title) and clean(source.publisher or "")
+    edited = admin.edit(root, fact.id, text=f"Edited{ESCAPES}.", aliases=[f"a{ESCAPES}"])
+    assert clean(edited.text) and all(clean(a) for a in edited.aliases)
+    admin.retract(root, fact.id, f"wrong{ESCAPES}")
+    assert all(clean(str(e["note"] or "")) for e in admin.store.audit(limit=5))
+
+
+def test_review_cleans_what_admins_type(admin, root, bot) -> None:
+    review = ReviewService(bot, admin)
+    _, items = review.add_article(
+        root, f"The deal{ESCAPES} was reached on 24 September 2023 after 146 days.",
+        f"Deal{ESCAPES}", "2023-09-27",
+    )  # fmt: skip
+    record = review.candidate(items[0].id).record
+    assert clean(record.article_title) and clean(record.sentence) and clean(record.text)
+    fact = review.accept(root, items[0].id, text=f"In our words:{ESCAPES} a deal.")
+    assert clean(fact.text)
+    _, more = review.add_article(root, "The vote ended on 9 October 2023.", "Vote", "2023-10-09")
+    review.reject(root, more[0].id, f"not{ESCAPES} needed")
+    assert clean(review.candidate(more[0].id).record.note or "")
+
+
+def test_control_characters_in_a_knowledge_file_are_refused_by_line(tmp_path: Path) -> None:
+    text = GOOD_SOURCE + (
+        "facts:\n"
+        "  - id: one\n"
+        "    topic: strike.duration\n"
+        '    text: "The strike had lasted 130 days.\\u001b[2J"\n'
+        "    as_of: 2023-09-11\n"
+        "    source: test-source\n"
+    )
+    path = write(tmp_path, text)
+    with pytest.raises(KnowledgeError) as caught:
+        load_fact_files([path])
+    assert str(caught.value).startswith(f"{path}:8:") and "control character" in str(caught.value)
+
+
+def test_cli_by_and_text_with_escapes_print_clean(run: Run) -> None:
+    proc = run(
+        "facts", "add", "--text", f"Typed{ESCAPES[:-1]} text.", "--topic", "misc.esc",
+        "--as-of", "2023-09-11", "--source-title", "T", "--published", "2023-09-11",
+        "--by", f"mallory{ESCAPES[:-1]}",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    for out in (run("facts", "show", "misc-esc-1").stdout, run("facts", "audit").stdout):
+        assert "\x1b" not in out and "\x07" not in out and "\x9b" not in out
+
+
+HINTS = ("questions", "aliases", "keywords")
+
+
+@pytest.mark.parametrize("key", HINTS)
+def test_too_many_or_too_long_hints_are_refused(admin, root, key: str) -> None:
+    many = tuple(f"how long has it lasted, take {i}?" for i in range(200))
+    long = ("how long " * 250,)
+    facts = admin.store.facts()
+    if key == "questions":
+        for values in (many, long):
+            with pytest.raises(AdminInputError, match=r"example questions|characters"):
+                add_fact(admin, root, questions=values)
+    for values in (many, long):
+        with pytest.raises(AdminInputError, match=rf"{key}|characters"):
+            admin.edit(root, "strike-duration-130", **{key: values})
+    assert admin.store.facts() == facts
+
+
+@pytest.mark.parametrize("key", HINTS)
+def test_too_many_or_too_long_hints_in_a_file_are_refused_by_line(tmp_path: Path, key: str) -> None:
+    base = ALIASED_QUESTIONS.split("  - id: two")[0].replace("questions: &asked", f"{key}:")
+    many = base.replace("[how long, how many days]", "[" + ", ".join(["q"] * 200) + "]")
+    long = base.replace("[how long, how many days]", "[" + "x" * 2000 + "]")
+    for text in (many, long):
+        path = write(tmp_path, text)
+        with pytest.raises(KnowledgeError) as caught:
+            load_fact_files([path])
+        assert str(caught.value).startswith(f"{path}:11:"), caught.value
+
+
+def test_promote_leaves_out_logged_questions_too_long_to_be_examples(bot, admin, root) -> None:
+    long_question = "who won the world cup " + "and who scored " * 30 + "?"
+    for q in ("who won the world cup", long_question):
+        bot.ask(Question(q, platform="test"))
+    reports = ReportService(bot, admin)
+    groups = reports.build(root).groups
+    assert any(long_question in g.texts for g in groups)
+    for group in groups:
+        if long_question not in group.texts:
+            continue
+        if group.texts == [long_question]:
+            with pytest.raises(AdminInputError, match="longer than"):
+                reports.promote(root, group.number, fact_id="wga-identity")
+        else:
+            fact = reports.promote(root, group.number, fact_id="wga-identity")
+            assert long_question not in fact.questions

@@ -12,7 +12,7 @@ from typing import Any
 
 from bot.core.limits import in_seconds
 from bot.core.models import Fact, Source
-from bot.core.rules import as_of_problem
+from bot.core.rules import as_of_problem, clean_text, hints_problem, url_problem
 from bot.core.service import StrikeBot
 from bot.store.db import SourceChanged
 from bot.store.knowledge_files import (
@@ -79,6 +79,16 @@ def check_as_of(as_of: dt.date, published: dt.date | None) -> dt.date:
     return as_of
 
 
+def check_hints(key: str, values: Any) -> tuple[str, ...]:
+    """Example questions (or aliases, or keywords) as stored: cleaned, empty ones dropped;
+    AdminInputError when there are too many or one is too long."""
+    cleaned = tuple(v for v in (clean_text(str(value)) for value in values) if v)
+    problem = hints_problem(key, cleaned)
+    if problem:
+        raise AdminInputError(problem[:1].upper() + problem[1:] + "; nothing was changed.")
+    return cleaned
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:50].strip("-") or "source"
 
@@ -121,11 +131,13 @@ class AdminService:
         self, title: str, published: dt.date, url: str | None, publisher: str | None
     ) -> tuple[str, Source | None]:
         """An existing source with this title and date, or a new one to create."""
-        title = " ".join(title.split())
+        title = clean_text(title or "")
+        publisher = clean_text(publisher) if publisher else None
         if not title:
             raise AdminInputError("The source needs a title.")
-        if url and not re.match(r"^https?://\S+$", url):
-            raise AdminInputError("The source URL must start with http:// or https://.")
+        problem = url_problem(url) if url else None
+        if problem:
+            raise AdminInputError(f"The source URL is refused: {problem}.")
         sources = self.store.sources()
         for src in sources.values():
             if src.title.casefold() == title.casefold() and src.published == published:
@@ -154,7 +166,7 @@ class AdminService:
     ) -> Fact:
         """Add a fact, creating its source when it is new."""
         self.require(actor)
-        text = " ".join((text or "").split())
+        text = clean_text(text or "")
         topic = check_topic(topic)
         if not text:
             raise AdminInputError("The fact needs some text.")
@@ -183,7 +195,7 @@ class AdminService:
             topic=topic,
             as_of=as_of_date,
             source=source_id,
-            questions=tuple(q.strip() for q in questions if q.strip()),
+            questions=check_hints("questions", questions),
             review_by=parse_date(review_by, "review-by") if review_by else None,
         )
         previous = self._current(topic)
@@ -214,14 +226,14 @@ class AdminService:
         if "review_by" in clean:
             clean["review_by"] = parse_date(clean["review_by"], "review-by")
         if "text" in clean:
-            clean["text"] = " ".join(clean["text"].split())
+            clean["text"] = clean_text(clean["text"])
             if not clean["text"] or len(clean["text"]) > MAX_TEXT:
                 raise AdminInputError("The fact text must be 1 to 2000 characters.")
         if "topic" in clean:
             clean["topic"] = check_topic(clean["topic"])
         for key in ("questions", "aliases", "keywords"):
             if key in clean:
-                clean[key] = tuple(str(v).strip() for v in clean[key] if str(v).strip())
+                clean[key] = check_hints(key, clean[key])
         if not clean:
             raise AdminInputError("Nothing to change.")
         before = self.store.fact(fact_id)
@@ -244,7 +256,7 @@ class AdminService:
     def retract(self, actor: Actor, fact_id: str, reason: str) -> Fact:
         """Mark a fact retracted (never deleted); it stops appearing in answers."""
         self.require(actor)
-        reason = " ".join((reason or "").split())
+        reason = clean_text(reason or "")
         if not reason:
             raise AdminInputError("Say why the fact is retracted (a reason is required).")
         if self.store.fact(fact_id).status == "retracted":
@@ -256,7 +268,8 @@ class AdminService:
         self.require(actor)
         if self.store.fact(fact_id).status == "active":
             raise AdminInputError(f"Fact '{fact_id}' is not retracted.")
-        return self._set_status(actor, fact_id, "active", "restore", reason)
+        note = clean_text(reason)[:500] if reason else None
+        return self._set_status(actor, fact_id, "active", "restore", note or None)
 
     def _set_status(
         self, actor: Actor, fact_id: str, status: str, action: str, note: str | None

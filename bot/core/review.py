@@ -18,6 +18,7 @@ from bot.core.admin import (
 )
 from bot.core.intake import Candidate, propose
 from bot.core.models import Fact
+from bot.core.rules import clean_block, clean_text
 from bot.core.service import StrikeBot
 from bot.store.db import NotFound
 from bot.store.knowledge_files import MAX_TEXT
@@ -93,7 +94,7 @@ class ReviewService:
         URL (adapters call this before asking for the text; the source itself is created by
         the first accepted candidate)."""
         published_date = parse_date(published, "published")
-        title = " ".join((title or "").split())
+        title = clean_text(title or "")
         self.admin.find_or_make_source(title, published_date, url, publisher)
         return title, published_date
 
@@ -108,7 +109,7 @@ class ReviewService:
     ) -> tuple[int, list[ReviewItem]]:
         """Store an article and propose its candidate facts (none is published)."""
         self.admin.require(actor)
-        text = (text or "").strip()
+        text = clean_block(text or "").strip()
         if not text:
             raise AdminInputError("The article has no text.")
         if len(text) > MAX_ARTICLE_CHARS:
@@ -130,7 +131,7 @@ class ReviewService:
             published=published_date,
             text=text,
             url=url or None,
-            publisher=publisher or None,
+            publisher=clean_text(publisher) if publisher else None,
             source_id=None,
             candidates=[NewCandidate(c.sentence, c.draft, c.topic, c.as_of) for c in proposals],
             actor=actor.audit_name,
@@ -249,7 +250,7 @@ class ReviewService:
     def reject(self, actor: Actor, candidate_id: int, reason: str) -> ReviewItem:
         """Take the candidate out of the queue; the reason is kept and audited."""
         self.admin.require(actor)
-        reason = " ".join((reason or "").split())
+        reason = clean_text(reason or "")
         if not reason:
             raise AdminInputError("Say why the candidate is rejected (a reason is required).")
         self._open(candidate_id)
@@ -266,7 +267,7 @@ class ReviewService:
 
 
 def _check_text(text: str) -> str:
-    text = " ".join((text or "").split())
+    text = clean_text(text or "")
     if not text:
         raise AdminInputError("The fact needs some text.")
     if len(text) > MAX_TEXT:

@@ -21,7 +21,13 @@ import yaml
 
 from bot.core.language import Language
 from bot.core.models import Fact, Source, Topic
-from bot.core.rules import as_of_problem, utc_today
+from bot.core.rules import (
+    as_of_problem,
+    control_problem,
+    hints_problem,
+    url_problem,
+    utc_today,
+)
 
 # libyaml's loader when PyYAML was built with it: the same nodes and marks, several times faster.
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -193,6 +199,10 @@ class _Reader:
         if len(value) > MAX_TEXT:
             self.fail(node.line, f"'{key}' is longer than {MAX_TEXT} characters")
             return None
+        problem = control_problem(value)
+        if problem:
+            self.fail(node.line, f"'{key}' {problem}")
+            return None
         return value
 
     def date(
@@ -228,9 +238,21 @@ class _Reader:
                 self.fail(child.line, f"every entry of '{key}' must be text")
                 continue
             text = str(child.value).strip()
+            problem = control_problem(text)
+            if problem:
+                self.fail(child.line, f"an entry of '{key}' {problem}")
+                continue
             if text:
                 out.append(text)
         return tuple(out)
+
+    def hints(self, item: dict[str, _Node], key: str) -> tuple[str, ...]:
+        """A fact's example questions, aliases or keywords, within their caps."""
+        values = self.strings(item, key)
+        problem = hints_problem(key, values)
+        if problem:
+            self.fail(item[key].line, problem)
+        return values
 
     def unknown_keys(self, item: dict[str, _Node], allowed: set[str], line: int, what: str):
         for key in sorted(set(item) - allowed):
@@ -266,8 +288,9 @@ def parse_source(reader: _Reader, node: _Node) -> Source | None:
     title = reader.string(item, "title", node.line)
     published = reader.date(item, "published", node.line)
     url = reader.string(item, "url", node.line, required=False)
-    if url and not re.match(r"^https?://\S+$", url):
-        reader.fail(item["url"].line, f"url {url!r} must start with http:// or https://")
+    problem = url_problem(url) if url else None
+    if problem:
+        reader.fail(item["url"].line, f"{problem}, not {url[:100]!r}")
     publisher = reader.string(item, "publisher", node.line, required=False)
     if sid is None or title is None or published is None:
         return None
@@ -292,9 +315,9 @@ def parse_fact(reader: _Reader, node: _Node) -> Fact | None:
     status = reader.string(item, "status", node.line, required=False) or "active"
     if status not in ("active", "retracted"):
         reader.fail(item["status"].line, "status must be 'active' or 'retracted'")
-    questions = reader.strings(item, "questions")
-    aliases = reader.strings(item, "aliases")
-    keywords = reader.strings(item, "keywords")
+    questions = reader.hints(item, "questions")
+    aliases = reader.hints(item, "aliases")
+    keywords = reader.hints(item, "keywords")
     if None in (fid, text, topic, as_of, source):
         return None
     return Fact(
