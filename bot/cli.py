@@ -142,6 +142,12 @@ def guarded(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 pass_app = click.make_pass_decorator(App)
+json_option = click.option(
+    "--json", "as_json", is_flag=True, help="Print JSON (one object or list) instead of text."
+)
+by_option = click.option(
+    "--by", help="Who does this, as recorded in the audit log (default: your user name)."
+)
 
 
 def emit_json(data: Any) -> None:
@@ -149,11 +155,17 @@ def emit_json(data: Any) -> None:
 
 
 @click.group(invoke_without_command=True)
-@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), help="SQLite file.")
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The SQLite database file (default: STRIKEBOT_DB, else strikebot.db in the user "
+    "data folder).",
+)
 @click.option(
     "--knowledge",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Folder of bundled knowledge YAML.",
+    help="Folder of bundled knowledge YAML (default: STRIKEBOT_KNOWLEDGE_DIR, else the "
+    "bundled knowledge).",
 )
 @click.version_option(package_name="strikebot")
 @click.pass_context
@@ -209,7 +221,7 @@ def ask(app: App, question: tuple[str, ...], as_json: bool) -> None:
 
 
 @cli.command()
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 @pass_app
 @guarded
 def status(app: App, as_json: bool) -> None:
@@ -312,7 +324,7 @@ def facts() -> None:
 
 
 @facts.command("list")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 @click.option("--active", is_flag=True, help="Leave out retracted facts.")
 @click.option("--topic", help="Only this topic.")
 @click.option("--search", help="Full-text search over texts, questions and aliases.")
@@ -336,7 +348,7 @@ def facts_list(
 
 @facts.command("show")
 @click.argument("fact_id")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 @pass_app
 @guarded
 def facts_show(app: App, fact_id: str, as_json: bool) -> None:
@@ -351,19 +363,25 @@ def facts_show(app: App, fact_id: str, as_json: bool) -> None:
 
 
 @facts.command("add")
-@click.option("--text", required=True)
-@click.option("--topic", required=True)
-@click.option("--as-of", "as_of", required=True, help="YYYY-MM-DD")
+@click.option("--text", required=True, help="The fact, in your own words.")
+@click.option("--topic", required=True, help="Its topic, e.g. offer.pay (new topics are made).")
+@click.option(
+    "--as-of",
+    "as_of",
+    required=True,
+    help="The date the fact is true as of, YYYY-MM-DD (not in the future, nor after the "
+    "source's date).",
+)
 @click.option("--source-title", help="Title of the source (new or existing).")
 @click.option("--published", help="Source publication date, YYYY-MM-DD.")
 @click.option("--source", "source_id", help="Id of an existing source instead of a title.")
-@click.option("--url")
-@click.option("--publisher")
+@click.option("--url", help="The source's http(s) address.")
+@click.option("--publisher", help="Who published the source.")
 @click.option("--question", "questions", multiple=True, help="An example question (repeat).")
 @click.option("--id", "fact_id", help="Choose the fact id (default: from the topic).")
 @click.option("--review-by", "review_by", help="Date by which an admin should re-check it.")
-@click.option("--by", help="Who makes the change (default: your user name).")
-@click.option("--json", "as_json", is_flag=True)
+@by_option
+@json_option
 @pass_app
 @guarded
 def facts_add(app: App, by: str | None, as_json: bool, **fields: Any) -> None:
@@ -377,14 +395,14 @@ def facts_add(app: App, by: str | None, as_json: bool, **fields: Any) -> None:
 
 @facts.command("edit")
 @click.argument("fact_id")
-@click.option("--text")
-@click.option("--topic")
-@click.option("--as-of", "as_of")
+@click.option("--text", help="New text, in your own words.")
+@click.option("--topic", help="Move it to this topic.")
+@click.option("--as-of", "as_of", help="New as-of date, YYYY-MM-DD.")
 @click.option("--source", help="Id of an existing source.")
 @click.option("--review-by", "review_by", help="Date by which an admin should re-check it.")
 @click.option("--question", "questions", multiple=True, help="Replace the example questions.")
-@click.option("--by")
-@click.option("--json", "as_json", is_flag=True)
+@by_option
+@json_option
 @pass_app
 @guarded
 def facts_edit(
@@ -402,9 +420,9 @@ def facts_edit(
 
 @facts.command("retract")
 @click.argument("fact_id")
-@click.option("--reason", required=True)
-@click.option("--by")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--reason", required=True, help="Why it is withdrawn (kept in the audit log).")
+@by_option
+@json_option
 @pass_app
 @guarded
 def facts_retract(app: App, fact_id: str, reason: str, by: str | None, as_json: bool) -> None:
@@ -418,9 +436,9 @@ def facts_retract(app: App, fact_id: str, reason: str, by: str | None, as_json: 
 
 @facts.command("restore")
 @click.argument("fact_id")
-@click.option("--reason")
-@click.option("--by")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--reason", help="Why it is restored (kept in the audit log).")
+@by_option
+@json_option
 @pass_app
 @guarded
 def facts_restore(
@@ -435,7 +453,7 @@ def facts_restore(
 
 
 @facts.command("audit")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 @click.option("--limit", type=LIMIT, default=50, show_default=True, help="Show at most this many.")
 @click.option("--fact", "fact_id", help="Only this fact's history.")
 @pass_app
@@ -473,7 +491,7 @@ def facts_audit(app: App, as_json: bool, limit: int, fact_id: str | None) -> Non
     help="Allow the file to change existing sources (title, date, URL, publisher); each "
     "change is audited. Without it such a file is refused.",
 )
-@click.option("--by")
+@by_option
 @pass_app
 @guarded
 def facts_import(app: App, file: Path, update_sources: bool, by: str | None) -> None:
@@ -500,7 +518,7 @@ def facts_export(app: App, file: Path) -> None:
 
 
 @facts.command("unanswered")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 @click.option("--limit", type=LIMIT, default=50, show_default=True, help="Show at most this many.")
 @pass_app
 @guarded
@@ -515,7 +533,7 @@ def facts_unanswered(app: App, as_json: bool, limit: int) -> None:
 
 
 @facts.command("due")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 @click.option("--today", "today", help="Check as of this date, YYYY-MM-DD (default: today).")
 @pass_app
 @guarded
@@ -556,12 +574,12 @@ def articles() -> None:
 
 @articles.command("add")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--title", required=True)
-@click.option("--published", required=True, help="YYYY-MM-DD")
-@click.option("--url")
-@click.option("--publisher")
-@click.option("--by", help="Who adds it (default: your user name).")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--title", required=True, help="The article's title.")
+@click.option("--published", required=True, help="Its publication date, YYYY-MM-DD.")
+@click.option("--url", help="Its http(s) address.")
+@click.option("--publisher", help="Who published it.")
+@by_option
+@json_option
 @pass_app
 @guarded
 def articles_add(app: App, file: Path, by: str | None, as_json: bool, **fields: Any) -> None:
@@ -591,7 +609,7 @@ def _list_review(app: App, as_json: bool, limit: int) -> None:
 
 
 @cli.group(invoke_without_command=True)
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 @click.option("--limit", type=LIMIT, default=50, show_default=True, help="Show at most this many.")
 @click.pass_context
 @guarded
@@ -602,7 +620,7 @@ def review(ctx: click.Context, as_json: bool, limit: int) -> None:
 
 
 @review.command("list")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 @click.option("--limit", type=LIMIT, default=50, show_default=True, help="Show at most this many.")
 @pass_app
 @guarded
@@ -614,10 +632,10 @@ def review_list(app: App, as_json: bool, limit: int) -> None:
 @review.command("edit")
 @click.argument("candidate_id", type=ROW_ID)
 @click.option("--text", help="The fact in your own words.")
-@click.option("--topic")
-@click.option("--as-of", "as_of", help="YYYY-MM-DD")
-@click.option("--by")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--topic", help="Another topic for it.")
+@click.option("--as-of", "as_of", help="Another as-of date, YYYY-MM-DD (not after the article).")
+@by_option
+@json_option
 @pass_app
 @guarded
 def review_edit(app: App, candidate_id: int, by: str | None, as_json: bool, **fields) -> None:
@@ -632,10 +650,10 @@ def review_edit(app: App, candidate_id: int, by: str | None, as_json: bool, **fi
 @review.command("accept")
 @click.argument("candidate_id", type=ROW_ID)
 @click.option("--text", help="The fact in your own words (the draft is refused).")
-@click.option("--topic")
+@click.option("--topic", help="Its topic (default: the one proposed).")
 @click.option("--as-of", "as_of", help="YYYY-MM-DD (default: the article's date)")
-@click.option("--by")
-@click.option("--json", "as_json", is_flag=True)
+@by_option
+@json_option
 @pass_app
 @guarded
 def review_accept(app: App, candidate_id: int, by: str | None, as_json: bool, **fields) -> None:
@@ -649,9 +667,9 @@ def review_accept(app: App, candidate_id: int, by: str | None, as_json: bool, **
 
 @review.command("reject")
 @click.argument("candidate_id", type=ROW_ID)
-@click.option("--reason", required=True)
-@click.option("--by")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--reason", required=True, help="Why it is rejected (kept with it).")
+@by_option
+@json_option
 @pass_app
 @guarded
 def review_reject(app: App, candidate_id: int, reason: str, by: str | None, as_json: bool) -> None:
@@ -687,7 +705,7 @@ def _print_report(rep: Report) -> None:
 
 
 @cli.group("report", invoke_without_command=True)
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 @click.option("--days", type=DAYS, default=30, show_default=True, help="Look back this many days.")
 @click.option("--per", type=click.Choice(["day", "week"]), help="Answer rate per day or week.")
 @click.pass_context
@@ -707,16 +725,16 @@ def report_cmd(ctx: click.Context, as_json: bool, days: int, per: str | None) ->
 @report_cmd.command("promote")
 @click.argument("group", type=GROUP)
 @click.option("--fact", "fact_id", help="Add the group's questions to this fact.")
-@click.option("--text", help="Or make a new fact with this text...")
-@click.option("--topic")
-@click.option("--as-of", "as_of")
-@click.option("--source-title")
-@click.option("--published")
-@click.option("--url")
-@click.option("--publisher")
+@click.option("--text", help="Or make a new fact with this text (and the options below).")
+@click.option("--topic", help="The new fact's topic.")
+@click.option("--as-of", "as_of", help="The new fact's as-of date, YYYY-MM-DD.")
+@click.option("--source-title", help="The new fact's source title.")
+@click.option("--published", help="That source's publication date, YYYY-MM-DD.")
+@click.option("--url", help="That source's http(s) address.")
+@click.option("--publisher", help="Who published that source.")
 @click.option("--days", type=DAYS, default=30, show_default=True, help="As given to `report`.")
-@click.option("--by")
-@click.option("--json", "as_json", is_flag=True)
+@by_option
+@json_option
 @pass_app
 @guarded
 def report_promote(
@@ -734,7 +752,7 @@ def report_promote(
 
 @cli.command()
 @click.option("--platform", type=click.Choice(["slack", "discord"]), help="Only this platform.")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 @pass_app
 @guarded
 def subscriptions(app: App, platform: str | None, as_json: bool) -> None:
@@ -764,7 +782,7 @@ def _describe(summary: backups.Summary) -> str:
 @cli.command("backup")
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--force", is_flag=True, help="Replace PATH if it exists.")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 @pass_app
 @guarded
 def backup_cmd(app: App, path: Path, force: bool, as_json: bool) -> None:
