@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
 import subprocess
 from collections.abc import Sequence
@@ -17,9 +18,46 @@ from bot.store.db import Store
 from tests.cli_runner import CLI, Run, run_cli
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
+# The shared folder beside the checkout (the must-pass question set, the source articles);
+# STRIKEBOT_TEST_SHARED points elsewhere (a worktree, or a test of this gate).
+SHARED = Path(os.environ.get("STRIKEBOT_TEST_SHARED") or REPO.parent / "shared")
+SHARED_MISSING = "../shared is not beside the checkout"
 DATA = Path(__file__).resolve().parent / "data"
 TODAY = dt.date(2023, 9, 12)
+
+
+def in_ci() -> bool:
+    """Running in CI (CI=true, as GitHub Actions and most CI services set it)."""
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+def shared_missing(detail: str) -> None:
+    """A test cannot run without ../shared: skipped on a developer's machine, FAILED in CI
+    (where a silent skip would drop the must-pass question set without anyone noticing)."""
+    message = f"{SHARED_MISSING}: {detail}"
+    if in_ci():
+        pytest.fail(f"{message} (CI=true: it must be there)", pytrace=False)
+    pytest.skip(message)
+
+
+def need_shared(*parts: str) -> Path:
+    """The path `parts` under ../shared, or shared_missing() when it is not there. Every test
+    that needs ../shared goes through this."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        shared_missing(f"{path} is missing")
+    return path
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """In CI, a test skipped because ../shared is missing fails instead, however it skipped
+    (need_shared, or a `skipif` whose reason names ../shared)."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and in_ci() and SHARED_MISSING in str(report.longrepr):
+        report.outcome = "failed"
+        report.longrepr = f"{item.nodeid}: {SHARED_MISSING} (CI=true: it must be there)"
 
 
 @pytest.fixture(scope="session")

@@ -46,7 +46,7 @@ from bot.render import slack_blocks as kit
 from bot.render.text import render_plain
 from bot.settings import BUNDLED_KNOWLEDGE
 from bot.store.db import NotFound, Store
-from tests.conftest import DATA, SHARED, TODAY
+from tests.conftest import DATA, SHARED, TODAY, need_shared
 from tests.strategies import (
     DISCORD_PING,
     SLACK_MENTION,
@@ -370,6 +370,11 @@ def _verdict(answer: Answer) -> tuple[bool, list[str]]:
 
 def test_noise_seeds_are_the_question_sets() -> None:
     assert len(SEEDS) >= 300  # tests/data/*.jsonl (+ the shared set when present)
+
+
+def test_noise_seeds_include_the_shared_set() -> None:
+    shared = need_shared("eval", "questions.jsonl")  # skipped without ../shared, failed in CI
+    assert {c.question for c in read_cases(shared)} <= set(SEEDS)
 
 
 @examples(500)
