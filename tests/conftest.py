@@ -6,8 +6,12 @@ import datetime as dt
 import os
 import shutil
 import subprocess
-from collections.abc import Sequence
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -116,8 +120,8 @@ def member() -> Actor:
 
 @pytest.fixture
 def run(tmp_path: Path, db: Path) -> Run:
-    """run(*args, input=None, db=<the test module's `db`>, env=None, cmd=CLI): the CLI as a
-    subprocess, its output as text."""
+    """run(*args, input=None, db=<the test module's `db`>, env=None, cmd=CLI, cwd=tmp_path,
+    user=None): the CLI as a subprocess, its output as text."""
 
     def _run(
         *args: str | bytes,
@@ -125,7 +129,61 @@ def run(tmp_path: Path, db: Path) -> Run:
         db: Path | None = db,
         env: dict[str, str] | None = None,
         cmd: Sequence[str] = CLI,
+        cwd: Path = tmp_path,
+        user: int | None = None,
     ) -> subprocess.CompletedProcess:
-        return run_cli(args, db=db, cwd=tmp_path, input=input, env=env, cmd=cmd)
+        return run_cli(args, db=db, cwd=cwd, input=input, env=env, cmd=cmd, user=user)
 
     return _run
+
+
+NOBODY = 65534  # the unprivileged user (and group) of Debian, Ubuntu and Alpine
+
+
+@contextmanager
+def unwritable_folder(parent: Path) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """A folder the CLI cannot write into, even when the tests run as root (as CI does), and
+    the extra arguments for `run` that make it so.
+
+    Not root: a folder of mode 0555. Root ignores permission bits; there the folder gets the
+    immutable attribute (`chattr +i`, which root cannot write past either) where the file
+    system and the capabilities allow it, and otherwise the CLI runs as `nobody` (the child
+    drops root before it starts) in a root-owned folder of mode 0555, under a fresh folder
+    of the system's temporary folder that nobody can reach (pytest's are private to root)."""
+    if os.geteuid() != 0:
+        folder = parent / "read-only"
+        folder.mkdir()
+        folder.chmod(0o555)
+        try:
+            yield folder, {}
+        finally:
+            folder.chmod(0o755)
+        return
+    folder = parent / "immutable"
+    folder.mkdir()
+    chattr = shutil.which("chattr")
+    if chattr and not subprocess.run([chattr, "+i", str(folder)], capture_output=True).returncode:
+        try:
+            yield folder, {}
+        finally:
+            subprocess.run([chattr, "-i", str(folder)], check=True)
+        return
+    base = Path(tempfile.mkdtemp(prefix="strikebot-unwritable-"))
+    try:
+        base.chmod(0o755)
+        folder = base / "read-only"
+        folder.mkdir()
+        folder.chmod(0o555)
+        probe = subprocess.run(
+            [sys.executable, "-c", "import bot"], user=NOBODY, group=NOBODY, extra_groups=[],
+            cwd=base, capture_output=True, text=True,
+        )  # fmt: skip
+        if probe.returncode:
+            pytest.fail(
+                "running as root without chattr +i, and `nobody` cannot run this Python "
+                f"({probe.stderr.strip()[-200:]}): no way to make a folder unwritable",
+                pytrace=False,
+            )
+        yield folder, {"user": NOBODY, "cwd": base}
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
