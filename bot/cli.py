@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from bot.core.models import Answer, Fact, Question
 from bot.core.pack_admin import PackAdmin, PackSummary
 from bot.core.report import Report, ReportService
 from bot.core.review import ReviewItem, ReviewService
+from bot.core.rules import clean_text
 from bot.core.service import StrikeBot
 from bot.core.updates import StatusUpdates, SubscriptionService
 from bot.render.text import delivery_problem, human_date
@@ -32,7 +34,7 @@ from bot.runtime.logs import configure_logging
 from bot.settings import Settings
 from bot.store import backup as backups
 from bot.store.db import NotFound, Store, StoreError, fact_json
-from bot.store.knowledge_files import KnowledgeError
+from bot.store.knowledge_files import KnowledgeError, write_text_atomic
 
 EXIT_USAGE = 2
 EXIT_STORE = 3
@@ -50,6 +52,49 @@ class Failure(click.ClickException):
     def __init__(self, message: str, exit_code: int):
         super().__init__(message)
         self.exit_code = exit_code
+
+
+class Bounded(click.ParamType):
+    """A whole number (or with `real`, any finite number) from `low` to `high`. Above `high`
+    it is clamped when `clamp`; anything else out of range, or not a number, is refused in
+    one line (exit 2), before a number SQLite or a date cannot hold reaches them."""
+
+    def __init__(self, low: float, high: float, *, clamp: bool = False, real: bool = False):
+        self.low, self.high, self.clamp, self.real = low, high, clamp, real
+        self.name = "number" if real else "integer"
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str | None:
+        return None if isinstance(param, click.Argument) else self.name.upper()
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None):
+        what = "a number" if self.real else "a whole number"
+        name = "the value"
+        if param is not None:
+            name = param.opts[0] if isinstance(param, click.Option) else param.human_readable_name
+        try:
+            number = float(value) if self.real else int(value)
+        except (TypeError, ValueError, OverflowError):
+            number = None
+        if number is not None and self.real and not math.isfinite(number):
+            number = None
+        if number is not None and number > self.high and self.clamp:
+            return self.high
+        if number is None or not self.low <= number <= self.high:
+            shown = str(value) if len(str(value)) <= 30 else str(value)[:30] + "..."
+            raise Failure(
+                f"{name} must be {what} from {self.low} to {self.high}, not {shown}", EXIT_USAGE
+            )
+        return number
+
+
+# The ranges of the CLI's numbers: lists and look-backs are clamped, ids and ports refused.
+LIMIT = Bounded(1, 10_000, clamp=True)
+DAYS = Bounded(1, 36_500, clamp=True)
+ROW_ID = Bounded(1, 2**63 - 1)  # SQLite's largest integer
+GROUP = Bounded(1, 100_000)
+PORT = Bounded(1, 65_535)
+WORKERS = Bounded(1, 64)
+RATE = Bounded(0.0, 1.0, real=True)
 
 
 @dataclass
@@ -101,6 +146,12 @@ def guarded(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 pass_app = click.make_pass_decorator(App)
+json_option = click.option(
+    "--json", "as_json", is_flag=True, help="Print JSON (one object or list) instead of text."
+)
+by_option = click.option(
+    "--by", help="Who does this, as recorded in the audit log (default: your user name)."
+)
 
 
 def emit_json(data: Any) -> None:
@@ -108,11 +159,17 @@ def emit_json(data: Any) -> None:
 
 
 @click.group(invoke_without_command=True)
-@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), help="SQLite file.")
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The SQLite database file (default: STRIKEBOT_DB, else strikebot.db in the user "
+    "data folder).",
+)
 @click.option(
     "--knowledge",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Folder of bundled knowledge YAML.",
+    help="Folder of bundled knowledge YAML (default: STRIKEBOT_KNOWLEDGE_DIR, else the "
+    "bundled knowledge).",
 )
 @click.version_option(package_name="strikebot")
 @click.pass_context
@@ -175,7 +232,7 @@ def ask(app: App, question: tuple[str, ...], as_json: bool, pack: str | None) ->
 
 
 @cli.command()
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@json_option
 @click.option("--pack", help="The dispute (a pack id); default: every dispute in use.")
 @pass_app
 @guarded
@@ -230,7 +287,7 @@ def chat(app: App) -> None:
 @cli.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the score as JSON.")
-@click.option("--min-rate", type=float, default=None, help="Exit 1 below this pass rate.")
+@click.option("--min-rate", type=RATE, default=None, help="Exit 1 below this pass rate (0 to 1).")
 @click.option(
     "--pack",
     default=None,
@@ -243,8 +300,8 @@ def eval(app: App, file: Path, as_json: bool, min_rate: float | None, pack: str 
     bot answers for several disputes."""
     try:
         cases = read_cases(file)
-    except EvalFileError as exc:
-        raise Failure(str(exc), EXIT_USAGE) from None
+    except EvalFileError as exc:  # a file rejected with its file:line, like a knowledge file
+        raise Failure(str(exc), EXIT_KNOWLEDGE) from None
     report = evaluate(cases, app.bot.answer, pack)
     if as_json:
         emit_json(
@@ -277,7 +334,7 @@ def eval(app: App, file: Path, as_json: bool, min_rate: float | None, pack: str 
 
 def _actor(by: str | None) -> Actor:
     # Whoever can run the CLI can write the database file, so the CLI acts as an admin.
-    return Actor(id=by or current_user(), platform="cli", is_admin=True)
+    return Actor(id=clean_text(by or "")[:100] or current_user(), platform="cli", is_admin=True)
 
 
 SUMMARY_KEYS = ("id", "text", "topic", "as_of", "source", "status")
@@ -294,7 +351,7 @@ def facts() -> None:
 
 
 @facts.command("list")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 @click.option("--active", is_flag=True, help="Leave out retracted facts.")
 @click.option("--topic", help="Only this topic.")
 @click.option("--search", help="Full-text search over texts, questions and aliases.")
@@ -318,7 +375,7 @@ def facts_list(
 
 @facts.command("show")
 @click.argument("fact_id")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 @pass_app
 @guarded
 def facts_show(app: App, fact_id: str, as_json: bool) -> None:
@@ -333,19 +390,25 @@ def facts_show(app: App, fact_id: str, as_json: bool) -> None:
 
 
 @facts.command("add")
-@click.option("--text", required=True)
-@click.option("--topic", required=True)
-@click.option("--as-of", "as_of", required=True, help="YYYY-MM-DD")
+@click.option("--text", required=True, help="The fact, in your own words.")
+@click.option("--topic", required=True, help="Its topic, e.g. offer.pay (new topics are made).")
+@click.option(
+    "--as-of",
+    "as_of",
+    required=True,
+    help="The date the fact is true as of, YYYY-MM-DD (not in the future, nor after the "
+    "source's date).",
+)
 @click.option("--source-title", help="Title of the source (new or existing).")
 @click.option("--published", help="Source publication date, YYYY-MM-DD.")
 @click.option("--source", "source_id", help="Id of an existing source instead of a title.")
-@click.option("--url")
-@click.option("--publisher")
+@click.option("--url", help="The source's http(s) address.")
+@click.option("--publisher", help="Who published the source.")
 @click.option("--question", "questions", multiple=True, help="An example question (repeat).")
 @click.option("--id", "fact_id", help="Choose the fact id (default: from the topic).")
 @click.option("--review-by", "review_by", help="Date by which an admin should re-check it.")
-@click.option("--by", help="Who makes the change (default: your user name).")
-@click.option("--json", "as_json", is_flag=True)
+@by_option
+@json_option
 @pass_app
 @guarded
 def facts_add(app: App, by: str | None, as_json: bool, **fields: Any) -> None:
@@ -359,14 +422,14 @@ def facts_add(app: App, by: str | None, as_json: bool, **fields: Any) -> None:
 
 @facts.command("edit")
 @click.argument("fact_id")
-@click.option("--text")
-@click.option("--topic")
-@click.option("--as-of", "as_of")
+@click.option("--text", help="New text, in your own words.")
+@click.option("--topic", help="Move it to this topic.")
+@click.option("--as-of", "as_of", help="New as-of date, YYYY-MM-DD.")
 @click.option("--source", help="Id of an existing source.")
 @click.option("--review-by", "review_by", help="Date by which an admin should re-check it.")
 @click.option("--question", "questions", multiple=True, help="Replace the example questions.")
-@click.option("--by")
-@click.option("--json", "as_json", is_flag=True)
+@by_option
+@json_option
 @pass_app
 @guarded
 def facts_edit(
@@ -384,9 +447,9 @@ def facts_edit(
 
 @facts.command("retract")
 @click.argument("fact_id")
-@click.option("--reason", required=True)
-@click.option("--by")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--reason", required=True, help="Why it is withdrawn (kept in the audit log).")
+@by_option
+@json_option
 @pass_app
 @guarded
 def facts_retract(app: App, fact_id: str, reason: str, by: str | None, as_json: bool) -> None:
@@ -400,9 +463,9 @@ def facts_retract(app: App, fact_id: str, reason: str, by: str | None, as_json: 
 
 @facts.command("restore")
 @click.argument("fact_id")
-@click.option("--reason")
-@click.option("--by")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--reason", help="Why it is restored (kept in the audit log).")
+@by_option
+@json_option
 @pass_app
 @guarded
 def facts_restore(
@@ -417,8 +480,8 @@ def facts_restore(
 
 
 @facts.command("audit")
-@click.option("--json", "as_json", is_flag=True)
-@click.option("--limit", default=50, show_default=True)
+@json_option
+@click.option("--limit", type=LIMIT, default=50, show_default=True, help="Show at most this many.")
 @click.option("--fact", "fact_id", help="Only this fact's history.")
 @pass_app
 @guarded
@@ -444,17 +507,23 @@ def facts_audit(app: App, as_json: bool, limit: int, fact_id: str | None) -> Non
         return
     for e in entries:
         note = f" ({e['note']})" if e["note"] else ""
-        click.echo(f"{e['at']}  {e['actor']}  {e['action']}  {e['fact_id']}{note}")
+        click.echo(f"{e['at']}  {e['actor']}  {e['action']}  {e['fact_id'] or ''}{note}")
 
 
 @facts.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--by")
+@click.option(
+    "--update-sources",
+    is_flag=True,
+    help="Allow the file to change existing sources (title, date, URL, publisher); each "
+    "change is audited. Without it such a file is refused.",
+)
+@by_option
 @pass_app
 @guarded
-def facts_import(app: App, file: Path, by: str | None) -> None:
+def facts_import(app: App, file: Path, update_sources: bool, by: str | None) -> None:
     """Load a knowledge YAML file: all of it, or nothing if any of it is wrong."""
-    counts = app.admin.import_file(_actor(by), file)
+    counts = app.admin.import_file(_actor(by), file, update_sources=update_sources)
     click.echo(", ".join(f"{n} {what}" for what, n in counts.items()))
 
 
@@ -467,15 +536,17 @@ def facts_export(app: App, file: Path) -> None:
     JSON when FILE ends in .json (much faster to import at many thousands of facts)."""
     text = app.admin.export_text(as_json=file.suffix.lower() == ".json")
     try:
-        file.write_text(text, encoding="utf-8")
+        write_text_atomic(file, text)
     except OSError as exc:
-        raise Failure(f"cannot write {file}: {exc.strerror}", EXIT_USAGE) from None
+        raise Failure(
+            f"cannot write {file}: {exc.strerror}; the file was left as it was", EXIT_USAGE
+        ) from None
     click.echo(f"wrote {file}")
 
 
 @facts.command("unanswered")
-@click.option("--json", "as_json", is_flag=True)
-@click.option("--limit", default=50, show_default=True)
+@json_option
+@click.option("--limit", type=LIMIT, default=50, show_default=True, help="Show at most this many.")
 @pass_app
 @guarded
 def facts_unanswered(app: App, as_json: bool, limit: int) -> None:
@@ -489,7 +560,7 @@ def facts_unanswered(app: App, as_json: bool, limit: int) -> None:
 
 
 @facts.command("due")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 @click.option("--today", "today", help="Check as of this date, YYYY-MM-DD (default: today).")
 @pass_app
 @guarded
@@ -530,12 +601,12 @@ def articles() -> None:
 
 @articles.command("add")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--title", required=True)
-@click.option("--published", required=True, help="YYYY-MM-DD")
-@click.option("--url")
-@click.option("--publisher")
-@click.option("--by", help="Who adds it (default: your user name).")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--title", required=True, help="The article's title.")
+@click.option("--published", required=True, help="Its publication date, YYYY-MM-DD.")
+@click.option("--url", help="Its http(s) address.")
+@click.option("--publisher", help="Who published it.")
+@by_option
+@json_option
 @pass_app
 @guarded
 def articles_add(app: App, file: Path, by: str | None, as_json: bool, **fields: Any) -> None:
@@ -565,8 +636,8 @@ def _list_review(app: App, as_json: bool, limit: int) -> None:
 
 
 @cli.group(invoke_without_command=True)
-@click.option("--json", "as_json", is_flag=True)
-@click.option("--limit", default=50, show_default=True)
+@json_option
+@click.option("--limit", type=LIMIT, default=50, show_default=True, help="Show at most this many.")
 @click.pass_context
 @guarded
 def review(ctx: click.Context, as_json: bool, limit: int) -> None:
@@ -576,8 +647,8 @@ def review(ctx: click.Context, as_json: bool, limit: int) -> None:
 
 
 @review.command("list")
-@click.option("--json", "as_json", is_flag=True)
-@click.option("--limit", default=50, show_default=True)
+@json_option
+@click.option("--limit", type=LIMIT, default=50, show_default=True, help="Show at most this many.")
 @pass_app
 @guarded
 def review_list(app: App, as_json: bool, limit: int) -> None:
@@ -586,12 +657,12 @@ def review_list(app: App, as_json: bool, limit: int) -> None:
 
 
 @review.command("edit")
-@click.argument("candidate_id", type=int)
+@click.argument("candidate_id", type=ROW_ID)
 @click.option("--text", help="The fact in your own words.")
-@click.option("--topic")
-@click.option("--as-of", "as_of", help="YYYY-MM-DD")
-@click.option("--by")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--topic", help="Another topic for it.")
+@click.option("--as-of", "as_of", help="Another as-of date, YYYY-MM-DD (not after the article).")
+@by_option
+@json_option
 @pass_app
 @guarded
 def review_edit(app: App, candidate_id: int, by: str | None, as_json: bool, **fields) -> None:
@@ -604,12 +675,12 @@ def review_edit(app: App, candidate_id: int, by: str | None, as_json: bool, **fi
 
 
 @review.command("accept")
-@click.argument("candidate_id", type=int)
+@click.argument("candidate_id", type=ROW_ID)
 @click.option("--text", help="The fact in your own words (the draft is refused).")
-@click.option("--topic")
+@click.option("--topic", help="Its topic (default: the one proposed).")
 @click.option("--as-of", "as_of", help="YYYY-MM-DD (default: the article's date)")
-@click.option("--by")
-@click.option("--json", "as_json", is_flag=True)
+@by_option
+@json_option
 @pass_app
 @guarded
 def review_accept(app: App, candidate_id: int, by: str | None, as_json: bool, **fields) -> None:
@@ -622,10 +693,10 @@ def review_accept(app: App, candidate_id: int, by: str | None, as_json: bool, **
 
 
 @review.command("reject")
-@click.argument("candidate_id", type=int)
-@click.option("--reason", required=True)
-@click.option("--by")
-@click.option("--json", "as_json", is_flag=True)
+@click.argument("candidate_id", type=ROW_ID)
+@click.option("--reason", required=True, help="Why it is rejected (kept with it).")
+@by_option
+@json_option
 @pass_app
 @guarded
 def review_reject(app: App, candidate_id: int, reason: str, by: str | None, as_json: bool) -> None:
@@ -661,8 +732,8 @@ def _print_report(rep: Report) -> None:
 
 
 @cli.group("report", invoke_without_command=True)
-@click.option("--json", "as_json", is_flag=True)
-@click.option("--days", default=30, show_default=True, help="Look back this many days.")
+@json_option
+@click.option("--days", type=DAYS, default=30, show_default=True, help="Look back this many days.")
 @click.option("--per", type=click.Choice(["day", "week"]), help="Answer rate per day or week.")
 @click.pass_context
 @guarded
@@ -679,18 +750,18 @@ def report_cmd(ctx: click.Context, as_json: bool, days: int, per: str | None) ->
 
 
 @report_cmd.command("promote")
-@click.argument("group", type=int)
+@click.argument("group", type=GROUP)
 @click.option("--fact", "fact_id", help="Add the group's questions to this fact.")
-@click.option("--text", help="Or make a new fact with this text...")
-@click.option("--topic")
-@click.option("--as-of", "as_of")
-@click.option("--source-title")
-@click.option("--published")
-@click.option("--url")
-@click.option("--publisher")
-@click.option("--days", default=30, show_default=True, help="As given to `report`.")
-@click.option("--by")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--text", help="Or make a new fact with this text (and the options below).")
+@click.option("--topic", help="The new fact's topic.")
+@click.option("--as-of", "as_of", help="The new fact's as-of date, YYYY-MM-DD.")
+@click.option("--source-title", help="The new fact's source title.")
+@click.option("--published", help="That source's publication date, YYYY-MM-DD.")
+@click.option("--url", help="That source's http(s) address.")
+@click.option("--publisher", help="Who published that source.")
+@click.option("--days", type=DAYS, default=30, show_default=True, help="As given to `report`.")
+@by_option
+@json_option
 @pass_app
 @guarded
 def report_promote(
@@ -708,7 +779,7 @@ def report_promote(
 
 @cli.command()
 @click.option("--platform", type=click.Choice(["slack", "discord"]), help="Only this platform.")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 @pass_app
 @guarded
 def subscriptions(app: App, platform: str | None, as_json: bool) -> None:
@@ -850,7 +921,7 @@ def _describe(summary: backups.Summary) -> str:
 @cli.command("backup")
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--force", is_flag=True, help="Replace PATH if it exists.")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 @pass_app
 @guarded
 def backup_cmd(app: App, path: Path, force: bool, as_json: bool) -> None:
@@ -896,10 +967,10 @@ def run(app: App, no_console: bool) -> None:
 
 
 @cli.command()
-@click.option("--port", type=int, help="HTTP mode port (default: SLACK_PORT, 3000).")
+@click.option("--port", type=PORT, help="HTTP mode port (default: SLACK_PORT, 3000).")
 @click.option(
     "--workers",
-    type=click.IntRange(1, 64),
+    type=WORKERS,
     help="HTTP mode worker processes (default: STRIKEBOT_SLACK_WORKERS, 1); one or many, "
     "HTTP mode is served by uvicorn.",
 )

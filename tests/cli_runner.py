@@ -36,9 +36,12 @@ def run_cli(
     input: str | bytes | None = None,
     env: dict[str, str] | None = None,
     cmd: Sequence[str] = CLI,
+    user: int | None = None,
 ) -> subprocess.CompletedProcess:
-    """Run the CLI; stdout and stderr come back as text (undecodable bytes replaced)."""
+    """Run the CLI; stdout and stderr come back as text (undecodable bytes replaced). With
+    `user` (a uid; the tests must run as root) the CLI runs as that user and its group."""
     data = input.encode("utf-8") if isinstance(input, str) else input
+    as_user: dict = {} if user is None else {"user": user, "group": user, "extra_groups": []}
     proc = subprocess.run(
         [*cmd, *args],
         input=data if data is not None else b"",
@@ -46,6 +49,7 @@ def run_cli(
         env=cli_env(db, **(env or {})),
         cwd=cwd,  # not the repository: a developer's .env must not leak in
         timeout=TIMEOUT_S,
+        **as_user,
     )
     return subprocess.CompletedProcess(
         proc.args,

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
 import subprocess
-from collections.abc import Sequence
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,9 +22,46 @@ from bot.store.db import Store
 from tests.cli_runner import CLI, Run, run_cli
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
+# The shared folder beside the checkout (the must-pass question set, the source articles);
+# STRIKEBOT_TEST_SHARED points elsewhere (a worktree, or a test of this gate).
+SHARED = Path(os.environ.get("STRIKEBOT_TEST_SHARED") or REPO.parent / "shared")
+SHARED_MISSING = "../shared is not beside the checkout"
 DATA = Path(__file__).resolve().parent / "data"
 TODAY = dt.date(2023, 9, 12)
+
+
+def in_ci() -> bool:
+    """Running in CI (CI=true, as GitHub Actions and most CI services set it)."""
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+def shared_missing(detail: str) -> None:
+    """A test cannot run without ../shared: skipped on a developer's machine, FAILED in CI
+    (where a silent skip would drop the must-pass question set without anyone noticing)."""
+    message = f"{SHARED_MISSING}: {detail}"
+    if in_ci():
+        pytest.fail(f"{message} (CI=true: it must be there)", pytrace=False)
+    pytest.skip(message)
+
+
+def need_shared(*parts: str) -> Path:
+    """The path `parts` under ../shared, or shared_missing() when it is not there. Every test
+    that needs ../shared goes through this."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        shared_missing(f"{path} is missing")
+    return path
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """In CI, a test skipped because ../shared is missing fails instead, however it skipped
+    (need_shared, or a `skipif` whose reason names ../shared)."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and in_ci() and SHARED_MISSING in str(report.longrepr):
+        report.outcome = "failed"
+        report.longrepr = f"{item.nodeid}: {SHARED_MISSING} (CI=true: it must be there)"
 
 
 @pytest.fixture(scope="session")
@@ -78,8 +120,8 @@ def member() -> Actor:
 
 @pytest.fixture
 def run(tmp_path: Path, db: Path) -> Run:
-    """run(*args, input=None, db=<the test module's `db`>, env=None, cmd=CLI): the CLI as a
-    subprocess, its output as text."""
+    """run(*args, input=None, db=<the test module's `db`>, env=None, cmd=CLI, cwd=tmp_path,
+    user=None): the CLI as a subprocess, its output as text."""
 
     def _run(
         *args: str | bytes,
@@ -87,7 +129,61 @@ def run(tmp_path: Path, db: Path) -> Run:
         db: Path | None = db,
         env: dict[str, str] | None = None,
         cmd: Sequence[str] = CLI,
+        cwd: Path = tmp_path,
+        user: int | None = None,
     ) -> subprocess.CompletedProcess:
-        return run_cli(args, db=db, cwd=tmp_path, input=input, env=env, cmd=cmd)
+        return run_cli(args, db=db, cwd=cwd, input=input, env=env, cmd=cmd, user=user)
 
     return _run
+
+
+NOBODY = 65534  # the unprivileged user (and group) of Debian, Ubuntu and Alpine
+
+
+@contextmanager
+def unwritable_folder(parent: Path) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """A folder the CLI cannot write into, even when the tests run as root (as CI does), and
+    the extra arguments for `run` that make it so.
+
+    Not root: a folder of mode 0555. Root ignores permission bits; there the folder gets the
+    immutable attribute (`chattr +i`, which root cannot write past either) where the file
+    system and the capabilities allow it, and otherwise the CLI runs as `nobody` (the child
+    drops root before it starts) in a root-owned folder of mode 0555, under a fresh folder
+    of the system's temporary folder that nobody can reach (pytest's are private to root)."""
+    if os.geteuid() != 0:
+        folder = parent / "read-only"
+        folder.mkdir()
+        folder.chmod(0o555)
+        try:
+            yield folder, {}
+        finally:
+            folder.chmod(0o755)
+        return
+    folder = parent / "immutable"
+    folder.mkdir()
+    chattr = shutil.which("chattr")
+    if chattr and not subprocess.run([chattr, "+i", str(folder)], capture_output=True).returncode:
+        try:
+            yield folder, {}
+        finally:
+            subprocess.run([chattr, "-i", str(folder)], check=True)
+        return
+    base = Path(tempfile.mkdtemp(prefix="strikebot-unwritable-"))
+    try:
+        base.chmod(0o755)
+        folder = base / "read-only"
+        folder.mkdir()
+        folder.chmod(0o555)
+        probe = subprocess.run(
+            [sys.executable, "-c", "import bot"], user=NOBODY, group=NOBODY, extra_groups=[],
+            cwd=base, capture_output=True, text=True,
+        )  # fmt: skip
+        if probe.returncode:
+            pytest.fail(
+                "running as root without chattr +i, and `nobody` cannot run this Python "
+                f"({probe.stderr.strip()[-200:]}): no way to make a folder unwritable",
+                pytrace=False,
+            )
+        yield folder, {"user": NOBODY, "cwd": base}
+    finally:
+        shutil.rmtree(base, ignore_errors=True)

@@ -125,6 +125,28 @@ def adder(db: Path, prefix: str, stop: Path) -> dict[str, Any]:
     return {"added": added}
 
 
+def auto_adder(db: Path, worker: str, n: int, topic: str, go: Path) -> dict[str, Any]:
+    """Add n facts on one topic without choosing their ids (the store picks the next free
+    one), as `strikebot facts add` without --id does; report the ids and any refusal."""
+    admin, actor = _admin(db), Actor(worker, "test", is_admin=True)
+    ids, refused = [], []
+    wait_for(go)
+    for i in range(n):
+        try:
+            fact = admin.add(
+                actor,
+                text=f"Fact {i} of {worker}.",
+                topic=topic,
+                as_of="2023-09-20",
+                source_title=f"Report by {worker}",
+                published="2023-09-20",
+            )
+            ids.append(fact.id)
+        except AdminInputError as exc:
+            refused.append(str(exc))
+    return {"ids": ids, "refused": refused}
+
+
 def admin_mix(db: Path, worker: str, n: int, shared: str, go: Path) -> dict[str, Any]:
     """Add n facts of one's own, edit each, retract every second one and restore every
     fourth; meanwhile edit, retract and restore one fact every worker shares."""
@@ -192,6 +214,8 @@ def main(argv: list[str]) -> None:
     path = Path(db)
     if kind == "add":
         out = adder(path, args[0], Path(args[1]))
+    elif kind == "auto-add":
+        out = auto_adder(path, args[0], int(args[1]), args[2], Path(args[3]))
     elif kind == "admin":
         out = admin_mix(path, args[0], int(args[1]), args[2], Path(args[3]))
     elif kind == "editor":

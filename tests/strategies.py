@@ -26,6 +26,8 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.database import DirectoryBasedExampleDatabase
 
+from bot.core.rules import url_problem
+
 REPO = Path(__file__).resolve().parent.parent
 
 PROPERTY = settings(
@@ -208,13 +210,14 @@ def any_texts(*, surrogates: bool = False) -> st.SearchStrategy[str]:
 
 
 def urls() -> st.SearchStrategy[str]:
-    """What admins and knowledge files may give as a source URL: ^https?://\\S+$."""
+    """What admins and knowledge files may give as a source URL (bot.core.rules.url_problem:
+    http(s), a host, no whitespace or control characters)."""
     tail = texts(6).map(lambda s: "".join(ch for ch in s if not ch.isspace()))
     return st.builds(
         lambda scheme, body: f"{scheme}://{body}",
         st.sampled_from(["http", "https"]),
         st.one_of(st.just("example.org/a?b=1&c=2"), tail.filter(bool)),
-    ).filter(lambda u: re.match(r"^https?://\S+$", u) is not None)
+    ).filter(lambda u: url_problem(u) is None)
 
 
 # --- Slack ----------------------------------------------------------------------------------

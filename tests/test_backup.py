@@ -298,3 +298,75 @@ def test_restore_refuses_the_live_database_itself(run: Run, db: Path, tmp_path: 
     err = failed(run("restore", str(db)))
     assert "itself" in err and db.read_bytes() == live
     assert not list(tmp_path.glob("*.before-restore"))
+
+
+# --- restore checks the whole schema before anything is touched (issue 12, item 1) --------
+
+
+def _edit(path: Path, good: Path, *sql: str) -> None:
+    shutil.copyfile(good, path)
+    conn = sqlite3.connect(path)
+    try:
+        for statement in sql:
+            conn.execute(statement)
+        conn.commit()
+    finally:
+        conn.close()
+
+
+def _old_version(path: Path, good: Path) -> None:
+    """A healthy backup from schema version 3 (before rate_events): migrated on restore."""
+    _edit(path, good, "drop table rate_events", "delete from schema_migrations where version = 4")
+
+
+# What each candidate lacks, as SQL run on a copy of a good backup; and what the refusal names.
+INCOMPLETE: dict[str, tuple[tuple[str, ...], str]] = {
+    "no topics table": (("drop table topics",), "table topics"),
+    "facts without as_of": (
+        ("drop index idx_facts_topic_as_of", "alter table facts drop column as_of"),
+        "facts.as_of",
+    ),
+    "facts with wrong columns": (
+        ("drop table facts_fts", "drop table facts", "create table facts (id text primary key)"),
+        "facts.text",
+    ),
+    "missing index": (
+        ("drop index idx_subscriptions_platform_channel",),
+        "index idx_subscriptions_platform_channel",
+    ),
+    "missing search trigger": (("drop trigger facts_au",), "trigger facts_au"),
+}
+
+
+@pytest.mark.parametrize("kind", list(INCOMPLETE))
+def test_restore_refuses_a_database_missing_part_of_the_schema(
+    run: Run, db: Path, tmp_path: Path, kind: str
+):
+    good = make_backup(db, tmp_path / "good.db")
+    bad = tmp_path / "bad.db"
+    sql, says = INCOMPLETE[kind]
+    _edit(bad, good, *sql)
+    source = bad.read_bytes()
+    live, live_mtime = db.read_bytes(), db.stat().st_mtime_ns
+    proc = run("restore", str(bad))
+    err = failed(proc)
+    assert proc.returncode == EXIT_STORE
+    assert err.count("\n") == 1 and says in err and "Nothing was restored" in err, err
+    assert db.read_bytes() == live and db.stat().st_mtime_ns == live_mtime
+    assert bad.read_bytes() == source, "the candidate is checked on a copy"
+    assert not list(tmp_path.glob("*.before-restore"))
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    assert ok(run("status")).strip(), "the bot still works"
+
+
+def test_restore_migrates_an_older_backup_on_a_copy_first(run: Run, db: Path, tmp_path: Path):
+    good = make_backup(db, tmp_path / "good.db")
+    old = tmp_path / "old.db"
+    _old_version(old, good)
+    source = old.read_bytes()
+    out = ok(run("restore", str(old)))
+    assert "restored" in out
+    assert old.read_bytes() == source, "the backup itself is not migrated in place"
+    assert max(v for v, _ in rows(db, "schema_migrations")) == len(MIGRATIONS)
+    assert rows(db, "facts") == rows(good, "facts")
+    assert ok(run("ask", DURATION_Q)).strip()

@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 from tests.cli_runner import CLI, Run, failed, ok, run_cli  # noqa: F401
+from tests.conftest import need_shared
 
-EVAL_FILE = Path(__file__).resolve().parents[2] / "shared" / "eval" / "questions.jsonl"
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 DURATION_Q = "how long has the strike lasted?"
@@ -358,9 +358,8 @@ def test_import_bad_date_reports_only_the_real_problem(
 # --- eval ---------------------------------------------------------------------------------
 
 
-@pytest.mark.skipif(not EVAL_FILE.is_file(), reason=f"{EVAL_FILE} not present")
 def test_eval_development_set_passes(run: Run) -> None:
-    out = ok(run("eval", str(EVAL_FILE)))
+    out = ok(run("eval", str(need_shared("eval", "questions.jsonl"))))
     assert "passed 28/28" in out
 
 

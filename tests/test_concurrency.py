@@ -134,3 +134,28 @@ def test_a_retract_that_lost_the_race_changes_nothing(db_path: Path) -> None:
     finally:
         first.close()
         second.close()
+
+
+def test_concurrent_adds_on_one_topic_without_ids_all_succeed(db_path: Path, tmp_path: Path):
+    """`facts add` without --id from several processes at once: the id is chosen inside the
+    write transaction, so none is refused as taken (issue 12, item 4)."""
+    go = tmp_path / "go"
+    workers = [
+        start("auto-add", db_path, f"w{k}", PER_WORKER, "load.same", go, cwd=tmp_path)
+        for k in range(WORKERS)
+    ]
+    go.touch()
+    done = [result(w) for w in workers]
+    assert [d["refused"] for d in done] == [[]] * WORKERS
+    ids = [i for d in done for i in d["ids"]]
+    assert len(ids) == len(set(ids)) == WORKERS * PER_WORKER
+    assert sorted(ids, key=lambda i: int(i.rsplit("-", 1)[1])) == [
+        f"load-same-{n}" for n in range(1, WORKERS * PER_WORKER + 1)
+    ]
+    store = Store(db_path)
+    try:
+        texts = {store.fact(i).text for i in ids}
+        assert len(texts) == WORKERS * PER_WORKER
+        assert [e["action"] for i in ids for e in audit_rows(db_path, i)] == ["add"] * len(ids)
+    finally:
+        store.close()

@@ -15,15 +15,15 @@ from bot.core.sentences import split_sentences
 from bot.core.service import StrikeBot
 from bot.core.topics import TopicGuide
 from bot.store.knowledge_files import TOPIC_RE
-from tests.conftest import DATA, SHARED
+from tests.conftest import DATA, SHARED, need_shared, shared_missing
 
 OWN_ARTICLE = DATA / "article_test.txt"
 
 
 def shared_article() -> str:
-    files = sorted((SHARED / "articles").glob("*.txt")) if (SHARED / "articles").is_dir() else []
+    files = sorted(need_shared("articles").glob("*.txt"))
     if not files:
-        pytest.skip("../shared/articles is not available")
+        shared_missing(f"{SHARED / 'articles'} has no .txt article")
     return files[0].read_text(encoding="utf-8")
 
 

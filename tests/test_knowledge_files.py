@@ -182,3 +182,33 @@ def test_json_knowledge_reads_fast_and_still_reports_lines(bot, tmp_path):
         load_fact_files([broken])
     problem = str(caught.value)
     assert "bad.facts.json:" in problem and ":0:" not in problem and "ISO date" in problem
+
+
+# Every required field of a fact and of a source: without it the file is refused, at the
+# line of the fact or source (were a field optional, the fact would be dropped silently).
+REQUIRED = [
+    ("    as_of: 2023-10-01\n", "", 7, "as_of"),
+    ("    text: The strike had lasted 150 days.\n", "", 7, "text"),
+    ("    topic: strike.duration\n", "", 7, "topic"),
+    ("    source: test-source\n", "", 7, "source"),
+    ("  - id: test-fact\n    topic", "  - topic", 7, "id"),
+    ("    title: A test article\n", "", 2, "title"),
+    ("    published: 2023-10-01\n", "", 2, "published"),
+    ("  - id: test-source\n    title", "  - title", 2, "id"),
+]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "line", "field"),
+    REQUIRED,
+    ids=["fact-as_of", "fact-text", "fact-topic", "fact-source", "fact-id", "source-title",
+         "source-published", "source-id"],
+)  # fmt: skip
+def test_a_missing_required_field_is_refused_with_file_and_line(
+    tmp_path, old: str, new: str, line: int, field: str
+):
+    assert GOOD.count(old) == 1
+    path = write(tmp_path, GOOD.replace(old, new))
+    with pytest.raises(KnowledgeError) as caught:
+        load_fact_files([path])
+    assert f"{path}:{line}: missing required field '{field}'" in caught.value.problems

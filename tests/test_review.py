@@ -127,9 +127,9 @@ def test_edit_then_accept_with_a_new_topic(bot, review, queued, root) -> None:
     assert not edited.record.draft
     with pytest.raises(AdminInputError):
         review.edit(root, item.id, topic="Not A Topic!")
-    fact = review.accept(root, item.id, topic="reaction.economists", as_of="2023-09-28")
+    fact = review.accept(root, item.id, topic="reaction.economists", as_of="2023-09-26")
     assert fact.text == "An economist called it a very good contract."
-    assert (local(fact.topic), fact.as_of) == ("reaction.economists", dt.date(2023, 9, 28))
+    assert (local(fact.topic), fact.as_of) == ("reaction.economists", dt.date(2023, 9, 26))
     assert "wga-2023/reaction.economists" in bot.store.topics()
     assert bot.store.audit(limit=3)[2]["action"] == "candidate-edit"
 

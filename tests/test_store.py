@@ -172,7 +172,13 @@ def test_bulk_import_rebuilds_full_text_index_and_keeps_its_triggers(fresh_store
         for i in range(600)
     ]
     counts = fresh_store.import_knowledge(KnowledgeSet([SOURCE], facts), actor="loader")
-    assert counts == {"added": 600, "updated": 0, "unchanged": 0}
+    assert counts == {
+        "added": 600,
+        "updated": 0,
+        "unchanged": 0,
+        "sources added": 1,
+        "sources updated": 0,
+    }
     assert len(fresh_store.search("pensions", limit=1000)) == 600
     triggers = {
         r[0]

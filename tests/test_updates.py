@@ -14,6 +14,7 @@ import pytest
 
 from bot.core.admin import Actor, AdminInputError, AdminService, PermissionDenied
 from bot.core.packs import local
+from bot.core.models import Source
 from bot.core.service import StrikeBot
 from bot.core.updates import (
     MAX_ATTEMPTS,
@@ -198,7 +199,11 @@ def test_edits_queue_an_update_only_when_they_move_the_date_forward(
     subs.subscribe(root, "slack", "C1")
     admin.edit(root, "strike-duration-130", text="About 130 days of strike.")
     assert records.updates() == []
-    admin.edit(root, "strike-duration-130", as_of="2023-09-13")
+    later = Source("later-report", "A later report", dt.date(2023, 9, 13))
+    with admin.store.transaction() as db:
+        admin.store._upsert_source(db, later, "admin")
+    # A later as-of needs a source published that late (issue 12, item 3).
+    admin.edit(root, "strike-duration-130", as_of="2023-09-13", source=later.id)
     (update,) = records.updates()
     assert "(11 Sep 2023) -> About 130 days of strike (13 Sep 2023)" in update["message"]
 

@@ -12,8 +12,10 @@ from typing import Any
 
 from bot.core.limits import in_seconds
 from bot.core.models import Fact, Source
-from bot.core.packs import PACK_ID_RE, SEPARATOR, Pack, local, pack_of, qualify
+from bot.core.packs import PACK_ID_RE, SEPARATOR, Pack, pack_of, qualify
+from bot.core.rules import as_of_problem, clean_text, hints_problem, url_problem
 from bot.core.service import StrikeBot
+from bot.store.db import SourceChanged
 from bot.store.knowledge_files import (
     FACT_KEYS,
     ID_RE,
@@ -72,6 +74,24 @@ def check_topic(topic: str) -> str:
             "(or wga-2023/offer.pay to name the dispute)."
         )
     return topic
+
+
+def check_as_of(as_of: dt.date, published: dt.date | None) -> dt.date:
+    """The as-of date, or AdminInputError when it is in the future or after its source."""
+    problem = as_of_problem(as_of, published)
+    if problem:
+        raise AdminInputError(problem[:1].upper() + problem[1:] + "; nothing was changed.")
+    return as_of
+
+
+def check_hints(key: str, values: Any) -> tuple[str, ...]:
+    """Example questions (or aliases, or keywords) as stored: cleaned, empty ones dropped;
+    AdminInputError when there are too many or one is too long."""
+    cleaned = tuple(v for v in (clean_text(str(value)) for value in values) if v)
+    problem = hints_problem(key, cleaned)
+    if problem:
+        raise AdminInputError(problem[:1].upper() + problem[1:] + "; nothing was changed.")
+    return cleaned
 
 
 def _slug(text: str) -> str:
@@ -134,11 +154,13 @@ class AdminService:
         self, title: str, published: dt.date, url: str | None, publisher: str | None
     ) -> tuple[str, Source | None]:
         """An existing source with this title and date, or a new one to create."""
-        title = " ".join(title.split())
+        title = clean_text(title or "")
+        publisher = clean_text(publisher) if publisher else None
         if not title:
             raise AdminInputError("The source needs a title.")
-        if url and not re.match(r"^https?://\S+$", url):
-            raise AdminInputError("The source URL must start with http:// or https://.")
+        problem = url_problem(url) if url else None
+        if problem:
+            raise AdminInputError(f"The source URL is refused: {problem}.")
         sources = self.store.sources()
         for src in sources.values():
             if src.title.casefold() == title.casefold() and src.published == published:
@@ -167,7 +189,7 @@ class AdminService:
     ) -> Fact:
         """Add a fact, creating its source when it is new."""
         self.require(actor)
-        text = " ".join((text or "").split())
+        text = clean_text(text or "")
         topic = self.scoped_topic(topic)
         if not text:
             raise AdminInputError("The fact needs some text.")
@@ -176,28 +198,38 @@ class AdminService:
         as_of_date = parse_date(as_of, "as-of")
         new_source = None
         if source_id:
-            if source_id not in self.store.sources():
+            known = self.store.sources().get(source_id)
+            if known is None:
                 raise AdminInputError(f"No source with id '{source_id}'.")
+            published_date = known.published
         else:
             if not source_title or published is None:
                 raise AdminInputError("Give a source: its title and published date.")
+            published_date = parse_date(published, "published")
             source_id, new_source = self.find_or_make_source(
-                source_title, parse_date(published, "published"), url, publisher
+                source_title, published_date, url, publisher
             )
+        check_as_of(as_of_date, published_date)
         if fact_id is not None and not ID_RE.match(fact_id):
             raise AdminInputError(f"A fact id must match {ID_RE.pattern}.")
         fact = Fact(
-            id=fact_id or self.store.new_fact_id(local(topic)),
+            id=fact_id or "",  # without one, the store picks it as it writes
             text=text,
             topic=topic,
             as_of=as_of_date,
             source=source_id,
-            questions=tuple(q.strip() for q in questions if q.strip()),
+            questions=check_hints("questions", questions),
             review_by=parse_date(review_by, "review-by") if review_by else None,
         )
         previous = self._current(topic)
         try:
-            self.store.add_fact(fact, new_source, actor=actor.audit_name, platform=actor.platform)
+            fact = self.store.add_fact(
+                fact,
+                new_source,
+                actor=actor.audit_name,
+                platform=actor.platform,
+                auto_id=fact_id is None,
+            )
         except ValueError as exc:
             raise AdminInputError(str(exc)) from None
         self._done()
@@ -217,7 +249,7 @@ class AdminService:
         if "review_by" in clean:
             clean["review_by"] = parse_date(clean["review_by"], "review-by")
         if "text" in clean:
-            clean["text"] = " ".join(clean["text"].split())
+            clean["text"] = clean_text(clean["text"])
             if not clean["text"] or len(clean["text"]) > MAX_TEXT:
                 raise AdminInputError("The fact text must be 1 to 2000 characters.")
         if "topic" in clean:
@@ -225,10 +257,15 @@ class AdminService:
             clean["topic"] = self.scoped_topic(clean["topic"], pack)
         for key in ("questions", "aliases", "keywords"):
             if key in clean:
-                clean[key] = tuple(str(v).strip() for v in clean[key] if str(v).strip())
+                clean[key] = check_hints(key, clean[key])
         if not clean:
             raise AdminInputError("Nothing to change.")
         before = self.store.fact(fact_id)
+        if "as_of" in clean or "source" in clean:
+            source = self.store.sources().get(clean.get("source", before.source))
+            if source is None:
+                raise AdminInputError(f"No source with id '{clean['source']}'.")
+            check_as_of(clean.get("as_of", before.as_of), source.published)
         previous = self._current(clean.get("topic", before.topic))
         try:
             fact = self.store.update_fact(
@@ -243,7 +280,7 @@ class AdminService:
     def retract(self, actor: Actor, fact_id: str, reason: str) -> Fact:
         """Mark a fact retracted (never deleted); it stops appearing in answers."""
         self.require(actor)
-        reason = " ".join((reason or "").split())
+        reason = clean_text(reason or "")
         if not reason:
             raise AdminInputError("Say why the fact is retracted (a reason is required).")
         if self.store.fact(fact_id).status == "retracted":
@@ -255,7 +292,8 @@ class AdminService:
         self.require(actor)
         if self.store.fact(fact_id).status == "active":
             raise AdminInputError(f"Fact '{fact_id}' is not retracted.")
-        return self._set_status(actor, fact_id, "active", "restore", reason)
+        note = clean_text(reason)[:500] if reason else None
+        return self._set_status(actor, fact_id, "active", "restore", note or None)
 
     def _set_status(
         self, actor: Actor, fact_id: str, status: str, action: str, note: str | None
@@ -282,15 +320,25 @@ class AdminService:
         self.require(actor)
         return self.store.unanswered(limit=limit)
 
-    def import_file(self, actor: Actor, path: Path) -> dict[str, int]:
-        """Load a knowledge YAML file: all of it or (on any problem) none of it."""
+    def import_file(
+        self, actor: Actor, path: Path, *, update_sources: bool = False
+    ) -> dict[str, int]:
+        """Load a knowledge YAML file: all of it or (on any problem) none of it. A file that
+        changes an existing source is refused unless `update_sources` (then each change is
+        counted and audited)."""
         self.require(actor)
-        knowledge = load_fact_files([path], known_sources=self.store.sources())
+        knowledge = load_fact_files([path], known_sources=self.store.sources().values())
         scoped = {f.topic: self.scoped_topic(f.topic) for f in knowledge.facts}
         knowledge.facts = [replace(f, topic=scoped[f.topic]) for f in knowledge.facts]
-        counts = self.store.import_knowledge(
-            knowledge, actor=actor.audit_name, platform=actor.platform
-        )
+        try:
+            counts = self.store.import_knowledge(
+                knowledge,
+                actor=actor.audit_name,
+                platform=actor.platform,
+                update_sources=update_sources,
+            )
+        except SourceChanged as exc:
+            raise AdminInputError(str(exc)) from None
         self._done()
         return counts
 

@@ -56,6 +56,8 @@ def read_cases(path: Path) -> list[Case]:
             item = json.loads(line)
         except json.JSONDecodeError as exc:
             raise EvalFileError(f"{path}:{number}: not JSON ({exc.msg})") from None
+        except RecursionError:
+            raise EvalFileError(f"{path}:{number}: nested too deeply to read") from None
         if not isinstance(item, dict) or not isinstance(item.get("q"), str):
             raise EvalFileError(f'{path}:{number}: each line needs a "q" string')
         pack = item.get("pack")

@@ -16,6 +16,7 @@ from rapidfuzz import fuzz
 from bot.core.admin import Actor, AdminInputError, AdminService
 from bot.core.language import fold, is_number, tokens
 from bot.core.models import Fact
+from bot.core.rules import MAX_HINT_CHARS
 from bot.core.service import StrikeBot, check_question
 from bot.store.logs import feedback_since, questions_since
 
@@ -24,6 +25,7 @@ MIN_ORDER_SIMILARITY = 50  # token_sort_ratio: "strike?" is not "how long was th
 TOP_FACTS = 10
 MAX_PROMOTED = 20
 DAILY_UP_TO = 31  # longer reports show the answer rate per ISO week
+MAX_DAYS = 36_500  # a longer look-back is clamped (the logs are far younger anyway)
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +172,7 @@ class ReportService:
         self.admin.require(actor)
         if days < 1:
             raise AdminInputError("--days must be at least 1.")
+        days = min(days, MAX_DAYS)
         if per not in (None, "day", "week"):
             raise AdminInputError("--per must be day or week.")
         until = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(microsecond=0)
@@ -240,7 +243,13 @@ class ReportService:
                 "Promote to an existing fact (its id) or to a new fact (its text), not both."
             )
         group = self.build(actor, days, now=now).group(number)
-        questions = group.texts[:MAX_PROMOTED]
+        # A logged question may be too long to be an example question: it is left out.
+        questions = [q for q in group.texts if len(q) <= MAX_HINT_CHARS][:MAX_PROMOTED]
+        if not questions:
+            raise AdminInputError(
+                f"Group {number}'s questions are longer than {MAX_HINT_CHARS} characters; "
+                "none can be an example question."
+            )
         if fact_id:
             fact = self.bot.store.fact(fact_id)
             known = {q.casefold() for q in fact.questions}

@@ -8,10 +8,17 @@ import datetime as dt
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from bot.core.admin import Actor, AdminInputError, AdminService, parse_date
+from bot.core.admin import (
+    Actor,
+    AdminInputError,
+    AdminService,
+    check_as_of,
+    parse_date,
+)
 from bot.core.intake import Candidate, propose
 from bot.core.models import Fact
 from bot.core.packs import local, pack_of, qualify
+from bot.core.rules import clean_block, clean_text
 from bot.core.service import StrikeBot
 from bot.store.db import NotFound
 from bot.store.knowledge_files import MAX_TEXT
@@ -88,7 +95,7 @@ class ReviewService:
         URL (adapters call this before asking for the text; the source itself is created by
         the first accepted candidate)."""
         published_date = parse_date(published, "published")
-        title = " ".join((title or "").split())
+        title = clean_text(title or "")
         self.admin.find_or_make_source(title, published_date, url, publisher)
         return title, published_date
 
@@ -105,7 +112,7 @@ class ReviewService:
         """Store an article and propose its candidate facts (none is published), with topics
         of `pack` (else the default pack) only."""
         self.admin.require(actor)
-        text = (text or "").strip()
+        text = clean_block(text or "").strip()
         if not text:
             raise AdminInputError("The article has no text.")
         if len(text) > MAX_ARTICLE_CHARS:
@@ -133,7 +140,7 @@ class ReviewService:
             published=published_date,
             text=text,
             url=url or None,
-            publisher=publisher or None,
+            publisher=clean_text(publisher) if publisher else None,
             source_id=None,
             candidates=[NewCandidate(c.sentence, c.draft, c.topic, c.as_of) for c in proposals],
             actor=actor.audit_name,
@@ -178,10 +185,14 @@ class ReviewService:
         self.admin.require(actor)
         record = self._open(candidate_id)
         pack = pack_of(record.topic) or None
+        when = None
+        if as_of is not None:
+            published = self.queue.article(record.article_id).published
+            when = check_as_of(parse_date(as_of, "as-of"), published)
         changes: dict[str, Any] = {
             "text": _check_text(text) if text is not None else None,
             "topic": self.admin.scoped_topic(topic, pack) if topic is not None else None,
-            "as_of": parse_date(as_of, "as-of") if as_of is not None else None,
+            "as_of": when,
         }
         try:
             record = self.queue.edit(
@@ -215,6 +226,7 @@ class ReviewService:
         final_topic = self.admin.scoped_topic(topic or record.topic, pack_of(record.topic) or None)
         article = self.queue.article(record.article_id)
         when = parse_date(as_of, "as-of") if as_of else record.as_of or article.published
+        check_as_of(when, article.published)
         fact_id = candidate_fact_id(final_topic, candidate_id)
         fact = self._interrupted(fact_id, final_text)
         if fact is None:
@@ -251,7 +263,7 @@ class ReviewService:
     def reject(self, actor: Actor, candidate_id: int, reason: str) -> ReviewItem:
         """Take the candidate out of the queue; the reason is kept and audited."""
         self.admin.require(actor)
-        reason = " ".join((reason or "").split())
+        reason = clean_text(reason or "")
         if not reason:
             raise AdminInputError("Say why the candidate is rejected (a reason is required).")
         self._open(candidate_id)
@@ -268,7 +280,7 @@ class ReviewService:
 
 
 def _check_text(text: str) -> str:
-    text = " ".join((text or "").split())
+    text = clean_text(text or "")
     if not text:
         raise AdminInputError("The fact needs some text.")
     if len(text) > MAX_TEXT:

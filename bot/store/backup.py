@@ -2,8 +2,9 @@
 
 A backup is a consistent snapshot even while the bot keeps writing (WAL readers do not block
 writers); it is written beside its target, checked, and only then renamed into place. A
-restore checks the file first, saves the current database beside it, and copies the backup
-in as one transaction, so a running bot reads either the old or the new database."""
+restore checks a copy of the file first (integrity, and the complete current schema after
+migrating the copy if it is older), saves the current database beside it, and copies the
+checked copy in as one transaction, so a running bot reads either the old or the new database."""
 
 from __future__ import annotations
 
@@ -13,10 +14,14 @@ import shutil
 import sqlite3
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from bot.store.checks import connect_read_only, inspect
+import sqlite_utils
+
+from bot.store.checks import connect_read_only, inspect, schema_gaps
 from bot.store.db import LOCK_TIMEOUT_S, Store
 from bot.store.errors import (
     SQLITE_BUSY,
@@ -29,6 +34,7 @@ from bot.store.errors import (
     StoreError,
     explain,
 )
+from bot.store.migrations import migrate
 
 
 class BackupExists(StoreError):
@@ -255,6 +261,52 @@ def _save_current(db_path: Path, damaged: bool, timeout: float) -> tuple[Path | 
     return saved, True
 
 
+@contextmanager
+def _checked_candidate(source: Path, beside: Path, timeout: float) -> Iterator[Path]:
+    """A copy of the backup `source`, made beside `beside`, checked in full: SQLite's
+    integrity check, then (migrated to this version's schema if it is older) every table,
+    column, index and trigger the current schema has. Nothing else is touched before this
+    passes; the copy is removed afterwards."""
+    refused = f"Nothing was restored: {source}"
+    fd, name = tempfile.mkstemp(prefix=f".{beside.name}.", suffix=".restore.tmp", dir=beside.parent)
+    os.close(fd)
+    copy = Path(name)
+    try:
+        conn, _ = connect_read_only(source, timeout)
+        try:
+            _verify(conn, refused)
+            target = sqlite3.connect(copy, timeout=timeout)
+            try:
+                _copy(conn, target, timeout)
+                target.execute("PRAGMA journal_mode=DELETE")
+            finally:
+                target.close()
+        finally:
+            conn.close()
+        db = sqlite_utils.Database(sqlite3.connect(copy, timeout=timeout))
+        try:
+            try:
+                db.execute("PRAGMA foreign_keys=ON")
+                migrate(db)
+            except sqlite3.Error as exc:
+                raise DatabaseDamaged(
+                    f"{refused} cannot be brought up to this version's schema ({exc})."
+                ) from None
+            gaps = schema_gaps(db.conn)
+        finally:
+            db.close()
+        if gaps:
+            shown = ", ".join(gaps[:6]) + (f" and {len(gaps) - 6} more" if len(gaps) > 6 else "")
+            raise DatabaseDamaged(
+                f"{refused} lacks part of the strikebot schema ({shown}); it is not a "
+                "complete strikebot database."
+            )
+        yield copy
+    finally:
+        for extra in ("", "-journal", "-wal", "-shm"):
+            copy.with_name(copy.name + extra).unlink(missing_ok=True)
+
+
 def _copy_in(source: sqlite3.Connection, db_path: Path, damaged: bool, timeout: float) -> None:
     """Write the backup into the live database as one transaction; a damaged file, which
     SQLite cannot write into, is replaced whole instead."""
@@ -282,19 +334,19 @@ def restore(db_path: Path, source: Path, *, timeout: float = LOCK_TIMEOUT_S) -> 
     _check_backup(source, timeout)
     db_path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        conn, _ = connect_read_only(source, timeout)
-        try:
-            _verify(conn, f"Nothing was restored: {source}")
-            damaged, revision = _check_live(db_path, timeout)
-            saved, raw = _save_current(db_path, damaged, timeout)
-            _copy_in(conn, db_path, damaged, timeout)
-        finally:
-            conn.close()
+        with _checked_candidate(source, db_path, timeout) as candidate:
+            conn, _ = connect_read_only(candidate, timeout)
+            try:
+                damaged, revision = _check_live(db_path, timeout)
+                saved, raw = _save_current(db_path, damaged, timeout)
+                _copy_in(conn, db_path, damaged, timeout)
+            finally:
+                conn.close()
     except sqlite3.Error as exc:
         raise explain(db_path, exc) from None
     except OSError as exc:
         raise CannotOpen(f"Cannot restore into {db_path}: {exc.strerror}.") from None
-    store = Store(db_path, busy_timeout=timeout)  # also migrates a backup from an older version
+    store = Store(db_path, busy_timeout=timeout)
     try:
         store.note_restore(str(source), revision)
         with store._lock:

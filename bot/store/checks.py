@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from urllib.parse import quote
+
+import sqlite_utils
 
 from bot.store.errors import (
     SQLITE_CANTOPEN,
@@ -16,7 +19,7 @@ from bot.store.errors import (
     StoreError,
     explain,
 )
-from bot.store.migrations import MIGRATIONS
+from bot.store.migrations import MIGRATIONS, migrate
 
 OUR_TABLES = {"schema_migrations", "facts", "sources", "audit", "meta"}
 
@@ -105,3 +108,77 @@ def _inspect(path: Path, timeout: float) -> Inspection:
             f"this one knows up to {len(MIGRATIONS)}); upgrade strikebot to use it."
         )
     return Inspection(version or 0, immutable)
+
+
+# --- the schema, complete ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Schema:
+    """What a database's schema consists of, in comparable form."""
+
+    # table -> column -> (declared type, primary-key position)
+    tables: dict[str, dict[str, tuple[str, int]]]
+    indexes: dict[str, tuple[str, tuple[str, ...], bool]]  # name -> (table, columns, unique)
+    triggers: dict[str, str]  # name -> table
+    foreign_keys: dict[str, frozenset[tuple[str, str, str]]]  # table -> (from, table, to)
+
+
+def read_schema(conn: sqlite3.Connection) -> Schema:
+    """The schema of an open database (its tables, columns, indexes, triggers and keys)."""
+    objects = conn.execute("select type, name, tbl_name from sqlite_master").fetchall()
+    tables: dict[str, dict[str, tuple[str, int]]] = {}
+    indexes: dict[str, tuple[str, tuple[str, ...], bool]] = {}
+    keys: dict[str, frozenset[tuple[str, str, str]]] = {}
+    for kind, name, table in objects:
+        if kind == "table" and not name.startswith("sqlite_"):
+            columns = conn.execute(f'PRAGMA table_xinfo("{name}")').fetchall()
+            tables[name] = {c[1]: ((c[2] or "").upper(), c[5]) for c in columns if not c[6]}
+            found = conn.execute(f'PRAGMA foreign_key_list("{name}")').fetchall()
+            keys[name] = frozenset((k[3], k[2], k[4] or "") for k in found)
+        elif kind == "index" and not name.startswith("sqlite_"):
+            cols = tuple(r[2] for r in conn.execute(f'PRAGMA index_info("{name}")'))
+            unique = any(
+                r[1] == name and r[2] for r in conn.execute(f'PRAGMA index_list("{table}")')
+            )
+            indexes[name] = (table, cols, unique)
+    triggers = {name: table for kind, name, table in objects if kind == "trigger"}
+    return Schema(tables, indexes, triggers, keys)
+
+
+@cache
+def expected_schema() -> Schema:
+    """The schema this code's migrations build."""
+    db = sqlite_utils.Database(memory=True)
+    try:
+        migrate(db)
+        return read_schema(db.conn)
+    finally:
+        db.close()
+
+
+def schema_gaps(conn: sqlite3.Connection) -> list[str]:
+    """What the database lacks of the current schema (empty when it has all of it): every
+    table, column (with its type and key), index, trigger and foreign key. Extra tables and
+    columns are allowed."""
+    want, have = expected_schema(), read_schema(conn)
+    gaps: list[str] = []
+    for table, columns in want.tables.items():
+        if table not in have.tables:
+            gaps.append(f"table {table}")
+            continue
+        for column, shape in columns.items():
+            found = have.tables[table].get(column)
+            if found is None:
+                gaps.append(f"column {table}.{column}")
+            elif found != shape:
+                gaps.append(f"column {table}.{column} as {shape[0] or 'untyped'}")
+        if not want.foreign_keys[table] <= have.foreign_keys.get(table, frozenset()):
+            gaps.append(f"the foreign keys of {table}")
+    for name, shape in want.indexes.items():
+        if have.indexes.get(name) != shape:
+            gaps.append(f"index {name}")
+    for name, table in want.triggers.items():
+        if have.triggers.get(name) != table:
+            gaps.append(f"trigger {name}")
+    return gaps

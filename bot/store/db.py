@@ -30,6 +30,13 @@ log = logging.getLogger(__name__)
 BUNDLED = "bundled"
 LOCK_TIMEOUT_S = 5.0
 BULK_ROWS = 500  # from this many fact rows in one write, the FTS index is rebuilt once
+MAX_ROWS = 100_000  # the most rows one listing returns, whatever limit a caller passes
+MAX_ID = 2**63 - 1  # SQLite's largest integer: a larger id matches no row
+
+
+def row_limit(limit: int) -> int:
+    """A caller's limit as SQLite can take it: 0 to MAX_ROWS."""
+    return max(0, min(int(limit), MAX_ROWS))
 
 
 @dataclass(slots=True)
@@ -51,6 +58,10 @@ class NotFound(KeyError):
 
 class Conflict(ValueError):
     """The change was already made (by someone else in the meantime)."""
+
+
+class SourceChanged(ValueError):
+    """An import would change existing sources and was not allowed to; nothing was written."""
 
 
 def now() -> str:
@@ -116,6 +127,40 @@ def fact_json(fact: Fact) -> dict[str, Any]:
         "review_by": fact.review_by.isoformat() if fact.review_by else None,
         "status": fact.status,
     }
+
+
+def source_json(source: Source) -> dict[str, Any]:
+    """A source as plain JSON values (for audit entries)."""
+    return {
+        "id": source.id,
+        "title": source.title,
+        "published": source.published.isoformat(),
+        "url": source.url,
+        "publisher": source.publisher,
+    }
+
+
+def _source_audit_row(
+    actor: str, action: str, before: Source, after: Source, platform: str
+) -> tuple:
+    def dump(source: Source) -> str:
+        return json.dumps(source_json(source), ensure_ascii=False)
+
+    return (now(), actor, platform, action, None, dump(before), dump(after), f"source {after.id}")
+
+
+def _source_change(before: Source, after: Source) -> str:
+    """What an update changes in a source, for a person to read."""
+
+    def show(value: Any) -> str:
+        return repr(value.isoformat() if isinstance(value, dt.date) else value)
+
+    parts = [
+        f"{key} {show(getattr(before, key))} -> {show(getattr(after, key))}"
+        for key in ("title", "published", "url", "publisher")
+        if getattr(before, key) != getattr(after, key)
+    ]
+    return f"{after.id}: " + ", ".join(parts)
 
 
 def _audit_row(
@@ -297,7 +342,9 @@ class Store:
 
     def audit(self, limit: int = 50, fact_id: str | None = None) -> list[dict[str, Any]]:
         where, params = ("where fact_id = ?", [fact_id]) if fact_id else ("", [])
-        rows = self._read(f"select * from audit {where} order by id desc limit ?", [*params, limit])
+        rows = self._read(
+            f"select * from audit {where} order by id desc limit ?", [*params, row_limit(limit)]
+        )
         for row in rows:
             for key in ("before", "after"):
                 row[key] = json.loads(row[key]) if row[key] else None
@@ -307,11 +354,11 @@ class Store:
         return self._read(
             "select question, count(*) as times, max(at) as last_asked from questions_log "
             "where answered = 0 group by lower(question) order by last_asked desc limit ?",
-            [limit],
+            [row_limit(limit)],
         )
 
     def feedback(self, limit: int = 50) -> list[dict[str, Any]]:
-        return self._read("select * from feedback order by id desc limit ?", [limit])
+        return self._read("select * from feedback order by id desc limit ?", [row_limit(limit)])
 
     def meta(self, key: str) -> str | None:
         rows = self._read("select value from meta where key = ?", [key])
@@ -429,13 +476,32 @@ class Store:
                 [(*(row[c] for c in columns), row["id"]) for row in rows],
             )
 
-    def new_fact_id(self, topic: str) -> str:
+    @staticmethod
+    def _next_fact_id(db: sqlite_utils.Database, topic: str) -> str:
+        """`<topic>-<n>` with the lowest n not taken (call it inside the write transaction
+        that inserts the fact, so that no other writer takes it meanwhile)."""
         base = "".join(ch if ch.isalnum() else "-" for ch in topic.lower()).strip("-") or "fact"
-        taken = {r["id"] for r in self._read("select id from facts where id like ?", [base + "-%"])}
+        taken = {r[0] for r in db.execute("select id from facts where id like ?", [base + "-%"])}
         n = 1
         while f"{base}-{n}" in taken:
             n += 1
         return f"{base}-{n}"
+
+    def new_fact_id(self, topic: str) -> str:
+        """The id a fact on `topic` would get now (add_fact(auto_id=True) picks it safely)."""
+        with self._lock:
+            return self._next_fact_id(self.db, topic)
+
+    @staticmethod
+    def _place_source(db: sqlite_utils.Database, source: Source) -> Source:
+        """A new source as it can be stored: its own id if that is free (or already holds
+        the same source), else the next free `<id>-<n>`; never rewrites another source."""
+        sid, n = source.id, 2
+        while True:
+            row = db.execute("select title, published from sources where id = ?", [sid]).fetchone()
+            if row is None or (row[0], row[1]) == (source.title, source.published.isoformat()):
+                return replace(source, id=sid)
+            sid, n = f"{source.id}-{n}", n + 1
 
     def add_fact(
         self,
@@ -445,12 +511,21 @@ class Store:
         actor: str,
         platform: str = "cli",
         origin: str = "admin",
+        auto_id: bool = False,
     ) -> Fact:
-        """Insert a new fact (and its source if new), with its audit entry, atomically."""
+        """Insert a new fact (and its source if new), with its audit entry, atomically.
+
+        With `auto_id` the fact's id is chosen here, in the write transaction, from its
+        topic; a new source whose id another writer took meanwhile gets the next free id.
+        Returns the fact as stored."""
         with self.transaction() as db:
+            if auto_id:
+                fact = replace(fact, id=self._next_fact_id(db, local(fact.topic)))
             if db.execute("select 1 from facts where id = ?", [fact.id]).fetchone():
                 raise ValueError(f"A fact with id '{fact.id}' already exists.")
             if source is not None:
+                source = self._place_source(db, source)
+                fact = replace(fact, source=source.id)
                 self._upsert_source(db, source, origin)
             elif not db.execute("select 1 from sources where id = ?", [fact.source]).fetchone():
                 raise ValueError(f"No source with id '{fact.source}'.")
@@ -594,9 +669,15 @@ class Store:
         topics: Iterable[Topic] = (),
         origin: str = "import",
         platform: str = "cli",
+        update_sources: bool = False,
     ) -> dict[str, int]:
-        """Add or update facts from a validated knowledge set, all in one transaction."""
+        """Add or update facts from a validated knowledge set, all in one transaction.
+
+        A source the set changes (title, date, URL or publisher) is counted and audited with
+        its before and after; without `update_sources` such a change refuses the whole set
+        (SourceChanged), since every answer citing that source would change with it."""
         counts = {"added": 0, "updated": 0, "unchanged": 0}
+        counts.update({"sources added": 0, "sources updated": 0})
 
         def decide(fact: Fact, row: dict[str, Any] | None, batch: _Batch) -> None:
             if row is None:
@@ -618,6 +699,32 @@ class Store:
             counts["updated"] += 1
 
         with self.transaction() as db:
+            stored = {
+                row["id"]: _row_source(row)
+                for row in db.query(
+                    "select * from sources where id in (select value from json_each(?))",
+                    [_json(s.id for s in knowledge.sources)],
+                )
+            }
+            changed = [
+                (stored[s.id], s) for s in knowledge.sources if s.id in stored and stored[s.id] != s
+            ]
+            if changed and not update_sources:
+                shown = "; ".join(_source_change(b, a) for b, a in changed[:3])
+                more = f" (and {len(changed) - 3} more)" if len(changed) > 3 else ""
+                raise SourceChanged(
+                    f"The file changes {len(changed)} existing source(s): {shown}{more}. "
+                    "Nothing was imported; give --update-sources to change them."
+                )
+            counts["sources added"] = sum(1 for s in knowledge.sources if s.id not in stored)
+            counts["sources updated"] = len(changed)
+            self._audit_many(
+                db,
+                [
+                    _source_audit_row(actor, "import-source-update", b, a, platform)
+                    for b, a in changed
+                ],
+            )
             self._merge(db, knowledge, topics, origin, decide)
             self._bump_revision(db)
         return counts

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
+import secrets
+import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +21,13 @@ import yaml
 
 from bot.core.language import Language
 from bot.core.models import Fact, Source, Topic
+from bot.core.rules import (
+    as_of_problem,
+    control_problem,
+    hints_problem,
+    url_problem,
+    utc_today,
+)
 
 # libyaml's loader when PyYAML was built with it: the same nodes and marks, several times faster.
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -25,6 +35,7 @@ _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
 TOPIC_RE = re.compile(r"^(?:[a-z0-9][a-z0-9-]{0,62}/)?[a-z0-9][a-z0-9_.-]{0,79}$")
 MAX_TEXT = 2000
+MAX_DEPTH = 16  # knowledge files nest 4 levels; far deeper is a mistake or an attack
 FACT_KEYS = {
     "id",
     "text",
@@ -84,9 +95,11 @@ class _Reader:
             # not known on this path: any problem sends the caller back to the YAML reader.
             try:
                 return _plain(json.loads(text))
-            except ValueError:
+            except (ValueError, RecursionError):  # nested too deeply: reported with its line
                 pass
         try:
+            if not self._shape_is_safe(text):
+                return None
             root = yaml.compose(text, Loader=_LOADER)
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
@@ -100,6 +113,29 @@ class _Reader:
             self.fail(1, "the file is empty")
             return None
         return self._convert(root)
+
+    def _shape_is_safe(self, text: str) -> bool:
+        """Refuse, before anything is built, what would make building it explode: anchors
+        and aliases (a few hundred bytes of nested aliases expand to gigabytes) and nesting
+        deeper than MAX_DEPTH. Reads the event stream, which takes no recursion."""
+        depth = 0
+        for event in yaml.parse(text, Loader=_LOADER):
+            line = event.start_mark.line + 1
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+                self.fail(
+                    line,
+                    "YAML anchors and aliases (&name, *name) are not allowed in knowledge "
+                    "files; write each value out",
+                )
+                return False
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    self.fail(line, f"nested more than {MAX_DEPTH} levels deep")
+                    return False
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+        return True
 
     def _convert(self, node: yaml.Node) -> _Node:
         line = node.start_mark.line + 1
@@ -163,6 +199,10 @@ class _Reader:
         if len(value) > MAX_TEXT:
             self.fail(node.line, f"'{key}' is longer than {MAX_TEXT} characters")
             return None
+        problem = control_problem(value)
+        if problem:
+            self.fail(node.line, f"'{key}' {problem}")
+            return None
         return value
 
     def date(
@@ -198,9 +238,21 @@ class _Reader:
                 self.fail(child.line, f"every entry of '{key}' must be text")
                 continue
             text = str(child.value).strip()
+            problem = control_problem(text)
+            if problem:
+                self.fail(child.line, f"an entry of '{key}' {problem}")
+                continue
             if text:
                 out.append(text)
         return tuple(out)
+
+    def hints(self, item: dict[str, _Node], key: str) -> tuple[str, ...]:
+        """A fact's example questions, aliases or keywords, within their caps."""
+        values = self.strings(item, key)
+        problem = hints_problem(key, values)
+        if problem:
+            self.fail(item[key].line, problem)
+        return values
 
     def unknown_keys(self, item: dict[str, _Node], allowed: set[str], line: int, what: str):
         for key in sorted(set(item) - allowed):
@@ -236,8 +288,9 @@ def parse_source(reader: _Reader, node: _Node) -> Source | None:
     title = reader.string(item, "title", node.line)
     published = reader.date(item, "published", node.line)
     url = reader.string(item, "url", node.line, required=False)
-    if url and not re.match(r"^https?://\S+$", url):
-        reader.fail(item["url"].line, f"url {url!r} must start with http:// or https://")
+    problem = url_problem(url) if url else None
+    if problem:
+        reader.fail(item["url"].line, f"{problem}, not {url[:100]!r}")
     publisher = reader.string(item, "publisher", node.line, required=False)
     if sid is None or title is None or published is None:
         return None
@@ -262,9 +315,9 @@ def parse_fact(reader: _Reader, node: _Node) -> Fact | None:
     status = reader.string(item, "status", node.line, required=False) or "active"
     if status not in ("active", "retracted"):
         reader.fail(item["status"].line, "status must be 'active' or 'retracted'")
-    questions = reader.strings(item, "questions")
-    aliases = reader.strings(item, "aliases")
-    keywords = reader.strings(item, "keywords")
+    questions = reader.hints(item, "questions")
+    aliases = reader.hints(item, "aliases")
+    keywords = reader.hints(item, "keywords")
     if None in (fid, text, topic, as_of, source):
         return None
     return Fact(
@@ -281,6 +334,12 @@ def parse_fact(reader: _Reader, node: _Node) -> Fact | None:
     )
 
 
+def fact_node_line(node: _Node, key: str) -> int:
+    """The line of a fact's field (the fact's own line when the field's is not known)."""
+    field_node = node.value.get(key) if isinstance(node.value, dict) else None
+    return field_node.line if field_node is not None and field_node.line else node.line
+
+
 def _root_mapping(
     path: Path, allowed: set[str], *, fast: bool = False
 ) -> tuple[_Reader, dict[str, _Node] | None]:
@@ -295,24 +354,37 @@ def _root_mapping(
     return reader, top
 
 
-def load_fact_files(paths: Iterable[Path], known_sources: Iterable[str] = ()) -> KnowledgeSet:
+def load_fact_files(
+    paths: Iterable[Path],
+    known_sources: Iterable[Source | str] = (),
+    *,
+    today: dt.date | None = None,
+) -> KnowledgeSet:
     """Read and validate fact files together; raise KnowledgeError listing every problem
-    (each with its file and line). Files in JSON form are read fast; if anything is wrong,
-    everything is read again the slow way, which knows the lines."""
+    (each with its file and line). Facts may cite `known_sources` (already stored: Source
+    objects, whose dates are checked too, or bare ids). Files in JSON form are read fast;
+    if anything is wrong, everything is read again the slow way, which knows the lines."""
     paths = list(paths)
-    known = set(known_sources)
+    known = {
+        s.id if isinstance(s, Source) else s: s.published if isinstance(s, Source) else None
+        for s in known_sources
+    }
+    today = today or utc_today()
     try:
-        return _load_fact_files(paths, known, fast=True)
+        return _load_fact_files(paths, known, today, fast=True)
     except KnowledgeError:
-        return _load_fact_files(paths, known, fast=False)
+        return _load_fact_files(paths, known, today, fast=False)
 
 
-def _load_fact_files(paths: list[Path], known_sources: set[str], *, fast: bool) -> KnowledgeSet:
+def _load_fact_files(
+    paths: list[Path], known_sources: dict[str, dt.date | None], today: dt.date, *, fast: bool
+) -> KnowledgeSet:
     problems: list[str] = []
     result = KnowledgeSet()
     source_lines: dict[str, str] = {}
+    published: dict[str, dt.date | None] = dict(known_sources)
     fact_lines: dict[str, str] = {}
-    pending_refs: list[tuple[str, str]] = []
+    pending_refs: list[tuple[Fact, str]] = []
     for path in paths:
         reader, top = _root_mapping(path, {"sources", "facts"}, fast=fast)
         if top is not None:
@@ -330,6 +402,7 @@ def _load_fact_files(paths: list[Path], known_sources: set[str], *, fast: bool) 
                     )
                     continue
                 source_lines[source.id] = where
+                published[source.id] = source.published
                 result.sources.append(source)
             for node in reader.sequence(top["facts"], "facts") if "facts" in top else []:
                 fact = parse_fact(reader, node)
@@ -342,13 +415,20 @@ def _load_fact_files(paths: list[Path], known_sources: set[str], *, fast: bool) 
                     )
                     continue
                 fact_lines[fact.id] = where
-                pending_refs.append((fact.source, where))
+                where_as_of = f"{path}:{fact_node_line(node, 'as_of')}"
+                pending_refs.append((fact, where_as_of))
                 result.facts.append(fact)
         problems.extend(reader.problems)
-    known = set(known_sources) | set(source_lines)
-    for ref, where in pending_refs:
-        if ref not in known:
-            problems.append(f"{where}: the fact's source '{ref}' is not defined in any 'sources:'")
+    for fact, where_as_of in pending_refs:
+        where = fact_lines[fact.id]
+        if fact.source not in published:
+            problems.append(
+                f"{where}: the fact's source '{fact.source}' is not defined in any 'sources:'"
+            )
+            continue
+        problem = as_of_problem(fact.as_of, published[fact.source], today)
+        if problem:
+            problems.append(f"{where_as_of}: {problem}")
     if problems:
         raise KnowledgeError(problems)
     return result
@@ -487,3 +567,23 @@ def dump_knowledge(
     if as_json:
         return json.dumps(doc, ensure_ascii=False, indent=1) + "\n"
     return yaml.dump(doc, Dumper=_DUMPER, sort_keys=False, allow_unicode=True, width=100)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write `text` to `path` so that a reader (or a crash, or a full disk) sees the old
+    file or the whole new one, never a part: a temporary file beside it, flushed to disk,
+    then renamed over it. The replaced file's permissions are kept; OSError on failure,
+    with the old file untouched and the temporary file gone."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        if path.exists():
+            shutil.copymode(path, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.core.models import Fact
-from bot.store.db import NotFound, Store, now
+from bot.store.db import MAX_ID, NotFound, Store, now, row_limit
 
 PENDING, ACCEPTED, REJECTED = "pending", "accepted", "rejected"
 
@@ -125,6 +125,8 @@ class ReviewQueue:
         return _article(rows[0])
 
     def candidate(self, candidate_id: int) -> CandidateRecord:
+        if not 0 < candidate_id <= MAX_ID:
+            raise NotFound(f"No candidate with id {candidate_id}.")
         rows = self.store._read(f"{_SELECT} where c.id = ?", [candidate_id])
         if not rows:
             raise NotFound(f"No candidate with id {candidate_id}.")
@@ -142,7 +144,7 @@ class ReviewQueue:
             where.append("c.article_id = ?")
             params.append(article_id)
         sql = _SELECT + (f" where {' and '.join(where)}" if where else "")
-        rows = self.store._read(f"{sql} order by c.id limit ?", [*params, limit])
+        rows = self.store._read(f"{sql} order by c.id limit ?", [*params, row_limit(limit)])
         return [_candidate(r) for r in rows]
 
     # --- writes --------------------------------------------------------------------------
