@@ -13,8 +13,8 @@ from collections import Counter
 import pytest
 
 from bot.core.admin import Actor, AdminInputError, AdminService, PermissionDenied
-from bot.core.packs import local
 from bot.core.models import Source
+from bot.core.packs import local
 from bot.core.service import StrikeBot
 from bot.core.updates import (
     MAX_ATTEMPTS,
