@@ -605,6 +605,7 @@ def articles() -> None:
 @click.option("--published", required=True, help="Its publication date, YYYY-MM-DD.")
 @click.option("--url", help="Its http(s) address.")
 @click.option("--publisher", help="Who published it.")
+@click.option("--pack", help="The dispute it is about (a pack id); default: the default pack.")
 @by_option
 @json_option
 @pass_app
@@ -679,12 +680,19 @@ def review_edit(app: App, candidate_id: int, by: str | None, as_json: bool, **fi
 @click.option("--text", help="The fact in your own words (the draft is refused).")
 @click.option("--topic", help="Its topic (default: the one proposed).")
 @click.option("--as-of", "as_of", help="YYYY-MM-DD (default: the article's date)")
+@click.option(
+    "--question",
+    "questions",
+    multiple=True,
+    help="A way people ask for it (repeat the option for several).",
+)
 @by_option
 @json_option
 @pass_app
 @guarded
 def review_accept(app: App, candidate_id: int, by: str | None, as_json: bool, **fields) -> None:
     """Make a candidate a fact, with its article as the source."""
+    fields["questions"] = tuple(fields.get("questions") or ())
     fact = _review(app).accept(_actor(by), candidate_id, **fields)
     if as_json:
         emit_json(fact_json(fact))

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from bot.core.intake import propose, signals
+from bot.core.intake import not_a_statement, propose, signals
 from bot.core.packs import local
 from bot.core.sentences import split_sentences
 from bot.core.service import StrikeBot
@@ -178,3 +178,50 @@ def test_new_topic_ids_never_clash(bot: StrikeBot) -> None:
 def test_a_repeated_sentence_is_proposed_once(bot: StrikeBot) -> None:
     text = "The WGA walkout lasted 148 days.\n\nThe WGA walkout lasted 148 days."
     assert len(candidates_of(bot, text)) == 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Picketers outside the plant on Tuesday. (AP Photo/Jane Doe)",
+        "Workers rally in Oakland on 4 October 2023. Photo: Riverside Ledger",
+        "By Maria Lopez and Sam Chen",
+        "Staff writer Sam Chen contributed to this report.",
+        "The union said the company's offer of 5% would",
+        "and the two sides agreed to return on Thursday with a 4% offer.",
+        "The walkout, which began on 4 October, involved 75,000...",
+    ],
+)
+def test_captions_bylines_and_cut_off_fragments_are_not_candidates(
+    bot: StrikeBot, text: str
+) -> None:
+    assert not_a_statement(text)
+    assert candidates_of(bot, text) == []
+
+
+def test_a_whole_sentence_with_a_figure_is_still_a_candidate(bot: StrikeBot) -> None:
+    text = "By Tuesday the union had won a 5% raise."
+    assert not not_a_statement(text)
+    assert [c.sentence for c in candidates_of(bot, text)] == [text]
+
+
+def test_an_article_for_another_pack_gets_only_that_packs_topics(tmp_path) -> None:
+    from bot.core.admin import Actor, AdminService
+    from bot.core.packs import pack_of
+    from bot.core.review import ReviewService
+    from tests.test_packs import EXAMPLES, WGA, knowledge_dir, make_bot
+
+    bot = make_bot(tmp_path, knowledge_dir(tmp_path, WGA, EXAMPLES / "kaiser-2023"))
+    review = ReviewService(bot, AdminService(bot))
+    article = (
+        "Kaiser raised its offer to a 21% increase over four years on Friday. "
+        "The coalition said 75,000 workers would return to work on Saturday."
+    )
+    admin = Actor("root", "cli", is_admin=True)
+    _, items = review.add_article(admin, article, "Kaiser deal", "2023-10-13", pack="kaiser-2023")
+    assert items and all(pack_of(i.record.topic) == "kaiser-2023" for i in items)
+    fact = review.accept(
+        admin, items[0].record.id, text="Kaiser offered 21% over four years.",
+        questions=("what is kaiser offering now",),
+    )  # fmt: skip
+    assert fact.questions == ("what is kaiser offering now",)

@@ -92,6 +92,38 @@ def _has_party(sentence: str, language: Language | None) -> bool:
     return any(c in language.entities for c in language.concepts(tokens(sentence)))
 
 
+# A photo caption or credit, a byline or an editor's line is not a statement of fact.
+_NOT_PROSE = re.compile(
+    r"\((?:AP |Reuters |AFP |Getty )?(?:photo|image|file)\b|\bphoto(?:graph)?(?: by|:)"
+    r"|\b(?:getty images|ap photo|credit:|image:|caption:|file photo)"
+    r"|^by [A-Z][\w.'-]+(?: [A-Z][\w.'-]+){0,3}(?:,| and |$)"
+    r"|\b(?:contributed to this report|reporting by|editing by|writing by|staff writer)\b"
+    r"|^(?:updated|published|posted)\b",
+    re.IGNORECASE,
+)
+# A paragraph with a photo credit in it is a caption, all of it.
+_CREDIT = re.compile(
+    r"\((?:AP |Reuters |AFP |Getty )?(?:photo|image|file)\b|\bphoto(?:graph)?(?: by|:)"
+    r"|\b(?:getty images|ap photo|file photo)\b",
+    re.IGNORECASE,
+)
+_PARAGRAPHS = re.compile(r"\n\s*\n")
+_ENDS_LIKE_A_SENTENCE = re.compile(r"[.!?][\"”’')\]]*$")
+
+
+def not_a_statement(sentence: str) -> bool:
+    """True for text an article carries that states nothing: a caption, a photo credit, a
+    byline, or a fragment cut off at either end ("...and the union said it would", a
+    sentence starting in lower case or ending without its full stop)."""
+    text = sentence.strip()
+    if _NOT_PROSE.search(text):
+        return True
+    if text.endswith(("...", "…")) or not _ENDS_LIKE_A_SENTENCE.search(text):
+        return True
+    first = next((ch for ch in text if ch.isalnum()), "")
+    return first.islower()
+
+
 def propose(
     text: str,
     language: Language,
@@ -105,11 +137,14 @@ def propose(
     guide = guide or TopicGuide.build(language, topics, facts)
     out: list[Candidate] = []
     seen: set[str] = set()
-    for sentence in split_sentences(text):
+    prose = "\n\n".join(p for p in _PARAGRAPHS.split(text) if not _CREDIT.search(p))
+    for sentence in split_sentences(prose):
         key = sentence.casefold()
         if key in seen or len(sentence.split()) < MIN_WORDS or len(sentence) > MAX_SENTENCE:
             continue
         seen.add(key)
+        if not_a_statement(sentence):
+            continue
         found = signals(sentence, language)
         if not found:
             continue

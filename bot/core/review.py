@@ -125,15 +125,20 @@ class ReviewService:
         pack = pack or self.bot.default_pack()
         if pack is None:
             raise AdminInputError("Which dispute is this article about? Give its pack.")
+        # The pack's own topics, by their local ids: new ids are made from them.
+        topics = {
+            local(t): replace(v, id=local(t), compare_with=tuple(map(local, v.compare_with)))
+            for t, v in knowledge.topics.items()
+            if pack_of(t) == pack
+        }
+        facts = [
+            replace(f, topic=local(f.topic))
+            for f in knowledge.facts.values()
+            if pack_of(f.topic) == pack
+        ]
         proposals = [
             replace(c, topic=qualify(pack, c.topic))
-            for c in propose(
-                text,
-                self.bot.language_for(pack),
-                {t: v for t, v in knowledge.topics.items() if pack_of(t) == pack},
-                [f for f in knowledge.facts.values() if pack_of(f.topic) == pack],
-                as_of=published_date,
-            )
+            for c in propose(text, self.bot.language_for(pack), topics, facts, as_of=published_date)
         ]
         article_id, ids = self.queue.add_article(
             title=title[:300],
