@@ -44,7 +44,8 @@ from bot.core.models import Fact, Source, Topic
 from bot.core.service import BotConfig, StrikeBot
 from bot.settings import BUNDLED_KNOWLEDGE
 from bot.store.db import Store
-from bot.store.knowledge_files import KnowledgeSet, fact_files, load_fact_files, load_topics
+from bot.store.knowledge_files import KnowledgeSet
+from bot.store.pack_files import load_packs
 
 REPO = Path(__file__).resolve().parent.parent
 QUESTION_FILES = [
@@ -587,8 +588,8 @@ def bench_size(size: int | None, args, cases: list[Case], tmp: Path) -> Row:
     config = BotConfig(knowledge_dir=BUNDLED_KNOWLEDGE)
     store = Store(tmp / f"bench-{label.replace(',', '')}.db")
     row = Row(label)
-    bundled = load_fact_files(fact_files(BUNDLED_KNOWLEDGE))
-    bundled_topics = load_topics(BUNDLED_KNOWLEDGE / "topics.yaml")
+    [wga] = load_packs(BUNDLED_KNOWLEDGE)
+    bundled, bundled_topics = wga.knowledge, wga.topics
     synthetic: Synthetic | None = None
     profile_here = args.profile and size == max(s or 0 for s in args.sizes)
     if size is None:

@@ -19,7 +19,7 @@ from bot.core.language import Language, clean
 from bot.core.limits import IGNORED, TRUSTED, WINDOW_S, Limits
 from bot.core.matcher import Matcher
 from bot.core.models import Answer, Fact, Question, Source
-from bot.core.packs import pack_language, pack_of
+from bot.core.packs import Pack, pack_language, pack_of
 from bot.core.reading import is_status_request
 from bot.core.routing import PackIndex, Router
 from bot.store.db import NotFound, Store, StoreError
@@ -215,15 +215,20 @@ class StrikeBot:
         with self._lock:
             if self._router is None:
                 knowledge = self.knowledge
-                packs = {p.id: p for p in PackStore(self.store).packs(in_use=True)}
+                store = PackStore(self.store)
+                packs = {p.id: p for p in store.packs(in_use=True)}
+                resting = {p.id for p in store.packs()} - packs.keys()
                 by_pack: dict[str, list[Fact]] = {}
                 for fact in knowledge.facts.values():
                     by_pack.setdefault(pack_of(fact.topic), []).append(fact)
                 indexes = {}
                 with paused_gc():
                     for pid, facts in sorted(by_pack.items()):
-                        if pid not in packs:
+                        if pid in resting:
                             continue  # retired, or bundled and no longer in the folder
+                        # Facts written without a pack row (straight into the store) still
+                        # answer, read with the general language.
+                        packs.setdefault(pid, Pack(pid or "local", pid or "Local facts"))
                         language = pack_language(self.language, packs[pid])
                         matcher = Matcher.build(language, facts, knowledge.topics)
                         indexes[pid] = PackIndex.build(packs[pid], language, matcher)
