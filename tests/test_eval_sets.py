@@ -6,16 +6,17 @@ files) were first scored untuned and then used for general fixes (language data,
 types), never for per-question patches. `questions_blind.jsonl` (written last, by someone who
 saw neither the knowledge nor the other sets) scored 54/70 before the last general fixes;
 `questions_blind2.jsonl`, written the same way afterwards, scored 43/60 on first contact.
-Raise the floors as the matcher improves."""
+Synonyms and rules were later changed because of those sets, so they are tuning sets now.
+`questions_blind3.jsonl` was written from the article alone by a helper who saw nothing of
+the bot (44/50 on first contact) and nothing has been changed for it. The example packs' own
+blind sets are in tests/test_packs.py. Raise the floors as the matcher improves."""
 
 from __future__ import annotations
 
 import pytest
 
 from bot.core.evaluate import evaluate, read_cases
-from tests.conftest import DATA, SHARED
-
-SHARED_SET = SHARED / "eval" / "questions.jsonl"
+from tests.conftest import DATA, need_shared
 
 
 def report(bot, path):
@@ -24,9 +25,8 @@ def report(bot, path):
     return result, misses
 
 
-@pytest.mark.skipif(not SHARED_SET.exists(), reason="../shared is not beside the checkout")
 def test_shared_development_set_passes_in_full(bot):
-    result, misses = report(bot, SHARED_SET)
+    result, misses = report(bot, need_shared("eval", "questions.jsonl"))
     assert result.total == 28
     assert result.passed == result.total, misses
 
@@ -35,13 +35,16 @@ def test_shared_development_set_passes_in_full(bot):
     ("name", "floor"),
     [
         ("questions_dev.jsonl", 0.88),
-        ("questions_holdout.jsonl", 0.88),
-        ("questions_fresh.jsonl", 0.8),
+        ("questions_holdout.jsonl", 0.9),
+        ("questions_fresh.jsonl", 0.84),
+        ("questions_blind.jsonl", 0.9),
+        ("questions_blind2.jsonl", 0.8),
+        ("questions_blind3.jsonl", 0.84),
     ],
 )
 def test_own_question_sets_meet_their_floor(bot, name, floor):
     result, misses = report(bot, DATA / name)
-    assert result.total >= 60
+    assert result.total >= 50
     assert result.rate >= floor, f"{result.passed}/{result.total}\n{misses}"
 
 

@@ -66,6 +66,7 @@ class Analysis:
     text: str
     expects: tuple[frozenset[str], ...] = ()
     counts: tuple[str, ...] | None = None  # "how many members": what a figure may count
+    wants_name: bool = False  # "who ...?", "what's the name of ...": a name must answer
 
     @property
     def empty(self) -> bool:
@@ -94,6 +95,7 @@ class _Entry:
     markers: frozenset[str]
     counted: frozenset[str] = frozenset()
     in_text: frozenset[str] = frozenset()
+    names: frozenset[str] = frozenset()  # the names its text holds
 
 
 @dataclass(slots=True)
@@ -185,6 +187,8 @@ class Matcher:
         matcher.names = language.entities | names_in(
             (e.fact.text for e in matcher.entries), language
         )
+        for entry in matcher.entries:
+            entry.names = entry.in_text & matcher.names
         n = max(len(matcher.entries), 1)
         matcher.postings = {c: strong.get(c, []) + weak.get(c, []) for c in strong.keys() | weak}
         often = max(3.0, SIDE_SHARE * n)
@@ -342,6 +346,7 @@ class Matcher:
             text=" ".join(c for c in concepts if c not in cue_words),
             expects=tuple(lang.expected_answers(fixed)),
             counts=counts,
+            wants_name=bool(_NAME_CUES.intersection(fixed[:4])) or "name" in fixed,
         )
 
     # --- candidates and scores -----------------------------------------------------------
@@ -460,6 +465,10 @@ class Matcher:
             )
         # A subject of its own ("strike pay") the fact leaves out.
         score *= SUBJECT_PENALTY ** min(subjects_missing, 2)
+        # "Who mediated?": the fact must name someone the question does not already name.
+        name_missing = analysis.wants_name and not (entry.names - set(concepts))
+        if name_missing:
+            score *= ANSWER_TYPE_PENALTY
         count_missing = bool(analysis.counts) and entry.counted.isdisjoint(analysis.counts)
         if count_missing:
             score *= COUNT_PENALTY  # "how many members" but no figure of members
@@ -493,6 +502,7 @@ class Matcher:
             "type_missing": float(type_missing),
             "subjects_missing": float(min(subjects_missing, 2)),
             "count_missing": float(count_missing),
+            "name_missing": float(name_missing),
             "unknown": unknown,
             "evidence": min(evidence / self.max_idf, 3.0),
             "lacking": lacking / self.max_idf,
@@ -576,6 +586,7 @@ _CALENDAR = frozenset(
         "sunday",
     ]
 )
+_NAME_CUES = frozenset(("who", "whom", "whose"))
 NAME_SHARE = 0.8  # of a word's uses capitalised mid-sentence, for it to be a name
 
 
