@@ -315,8 +315,16 @@ def _edit(path: Path, good: Path, *sql: str) -> None:
 
 
 def _old_version(path: Path, good: Path) -> None:
-    """A healthy backup from schema version 3 (before rate_events): migrated on restore."""
-    _edit(path, good, "drop table rate_events", "delete from schema_migrations where version = 4")
+    """A healthy backup from schema version 3 (before rate_events and packs): migrated on
+    restore."""
+    _edit(
+        path,
+        good,
+        "drop table rate_events",
+        "drop table packs",
+        "drop table channel_packs",
+        "delete from schema_migrations where version >= 4",
+    )
 
 
 # What each candidate lacks, as SQL run on a copy of a good backup; and what the refusal names.

@@ -227,8 +227,9 @@ def test_bundled_files_with_a_future_as_of_are_reported_by_file_and_line(
 ):
     folder = tmp_path / "knowledge"
     folder.mkdir()
-    for name in ("topics.yaml", "language.yaml"):
-        shutil.copyfile(BUNDLED_KNOWLEDGE / name, folder / name)
+    shutil.copyfile(
+        BUNDLED_KNOWLEDGE / "packs" / "wga-2023" / "topics.yaml", folder / "topics.yaml"
+    )
     bad = folder / "x.facts.yaml"
     bad.write_text(
         future_file(tmp_path, "9999-12-31").read_text().split("  - id: bundled-source-fact")[0]

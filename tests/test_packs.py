@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -230,3 +231,26 @@ def test_packs_commands_add_show_bind_export_and_retire(tmp_path: Path) -> None:
     assert "retired" in cli("packs", "list")
     refused = run_cli(["packs", "add", str(WGA)], db=db, cwd=tmp_path)
     assert refused.returncode == 2 and "bundled pack" in refused.stderr
+
+
+def test_a_database_from_before_packs_moves_into_the_bundled_pack(tmp_path: Path) -> None:
+    """Migration v5: the topics of an older database are the bundled WGA strike's."""
+    path = tmp_path / "old.db"
+    store = Store(path)
+    StrikeBot(store, BotConfig(knowledge_dir=BUNDLED_KNOWLEDGE)).store.close()
+    conn = sqlite3.connect(path)
+    conn.executescript(
+        "drop table packs; drop table channel_packs;"
+        " delete from schema_migrations where version >= 5;"
+        " update topics set id = substr(id, 10), compare_with = replace(compare_with,"
+        " 'wga-2023/', '') where id like 'wga-2023/%';"
+        " update facts set topic = substr(topic, 10) where topic like 'wga-2023/%';"
+    )
+    conn.close()
+    assert "offer.pay" in {r[0] for r in sqlite3.connect(path).execute("select id from topics")}
+    bot = make_bot(tmp_path, BUNDLED_KNOWLEDGE)
+    assert "wga-2023/offer.pay" in bot.store.topics()
+    assert bot.store.topics()["wga-2023/offer.pay"].compare_with == ("wga-2023/demand.pay",)
+    assert all(pack_of(f.topic) == "wga-2023" for f in bot.store.facts())
+    assert [p.id for p in PackStore(bot.store).packs()] == ["wga-2023"]
+    assert "130" in bot.answer("how long has the WGA been on strike?").text
