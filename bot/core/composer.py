@@ -14,7 +14,7 @@ from bot.core.packs import pack_of
 from bot.render.text import human_date, render_plain
 
 MAX_STATEMENTS = 3
-AMBIGUITY_MARGIN = 0.04
+AMBIGUITY_MARGIN = 0.12
 
 
 @dataclass(slots=True)
