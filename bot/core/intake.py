@@ -92,19 +92,17 @@ def _has_party(sentence: str, language: Language | None) -> bool:
     return any(c in language.entities for c in language.concepts(tokens(sentence)))
 
 
-# A photo caption or credit, a byline or an editor's line is not a statement of fact.
-_NOT_PROSE = re.compile(
+# A paragraph with a photo credit in it is a caption, all of it.
+_CREDIT = (
     r"\((?:AP |Reuters |AFP |Getty )?(?:photo|image|file)\b|\bphoto(?:graph)?(?: by|:)"
-    r"|\b(?:getty images|ap photo|credit:|image:|caption:|file photo)"
-    r"|^by [A-Z][\w.'-]+(?: [A-Z][\w.'-]+){0,3}(?:,| and |$)"
+    r"|\b(?:getty images|ap photo|file photo|credit:|image:|caption:)"
+)
+_CAPTION = re.compile(_CREDIT, re.IGNORECASE)
+# ... and a caption, a byline or an editor's line is not a statement of fact.
+_NOT_PROSE = re.compile(
+    _CREDIT + r"|^by [A-Z][\w.'-]+(?: [A-Z][\w.'-]+){0,3}(?:,| and |$)"
     r"|\b(?:contributed to this report|reporting by|editing by|writing by|staff writer)\b"
     r"|^(?:updated|published|posted)\b",
-    re.IGNORECASE,
-)
-# A paragraph with a photo credit in it is a caption, all of it.
-_CREDIT = re.compile(
-    r"\((?:AP |Reuters |AFP |Getty )?(?:photo|image|file)\b|\bphoto(?:graph)?(?: by|:)"
-    r"|\b(?:getty images|ap photo|file photo)\b",
     re.IGNORECASE,
 )
 _PARAGRAPHS = re.compile(r"\n\s*\n")
@@ -137,7 +135,7 @@ def propose(
     guide = guide or TopicGuide.build(language, topics, facts)
     out: list[Candidate] = []
     seen: set[str] = set()
-    prose = "\n\n".join(p for p in _PARAGRAPHS.split(text) if not _CREDIT.search(p))
+    prose = "\n\n".join(p for p in _PARAGRAPHS.split(text) if not _CAPTION.search(p))
     for sentence in split_sentences(prose):
         key = sentence.casefold()
         if key in seen or len(sentence.split()) < MIN_WORDS or len(sentence) > MAX_SENTENCE:

@@ -13,7 +13,7 @@ from bot.core.admin import Actor, AdminInputError, AdminService
 from bot.core.models import Topic
 from bot.core.packs import Pack, local, pack_of
 from bot.store.db import NotFound
-from bot.store.knowledge_files import dump_knowledge
+from bot.store.knowledge_files import dump_knowledge, write_text_atomic
 from bot.store.pack_files import PACK_FILE, TOPICS_FILE, load_pack
 from bot.store.packs import PackStore
 
@@ -136,7 +136,7 @@ class PackAdmin:
             folder / f"{pack.id}.facts.yaml": dump_knowledge(used, local_facts),
         }
         for path, text in files.items():
-            _write_whole(path, text)
+            write_text_atomic(path, text)
         return list(files)
 
     def bind(self, actor: Actor, platform: str, channel: str, pack_id: str | None) -> None:
@@ -174,13 +174,3 @@ def _topics_yaml(topics: list[Topic]) -> str:
             item["compare_with"] = [local(c) for c in t.compare_with]
         items.append(item)
     return yaml.safe_dump({"topics": items}, sort_keys=False, allow_unicode=True)
-
-
-def _write_whole(path: Path, text: str) -> None:
-    """Write beside the target, then rename over it: a failure leaves the old file."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)

@@ -7,6 +7,8 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+import sqlite_utils
+
 from bot.core.packs import Pack, Party
 from bot.store.db import NotFound, Store, now
 
@@ -70,22 +72,23 @@ class PackStore:
         with self.store.transaction() as db:
             db.execute("update packs set present = 0 where origin = 'bundled'")
             for pack, folder in packs:
-                row = db.execute("select status from packs where id = ?", [pack.id]).fetchone()
-                values = {**_row(pack, folder), "present": 1, "updated_at": now()}
-                if row is not None:
-                    values["status"] = row[0]
-                db["packs"].upsert(values, pk="id")
+                self._upsert(db, pack, folder)
             self.store._bump_revision(db)
 
     def add(self, pack: Pack, folder: str = "") -> None:
         """Add or update an admin's pack (`strikebot packs add`)."""
         with self.store.transaction() as db:
-            row = db.execute("select status from packs where id = ?", [pack.id]).fetchone()
-            values = {**_row(pack, folder), "present": 1, "updated_at": now()}
-            if row is not None:
-                values["status"] = row[0]
-            db["packs"].upsert(values, pk="id")
+            self._upsert(db, pack, folder)
             self.store._bump_revision(db)
+
+    @staticmethod
+    def _upsert(db: sqlite_utils.Database, pack: Pack, folder: str) -> None:
+        """Write a pack's row; a pack an admin retired stays retired."""
+        row = db.execute("select status from packs where id = ?", [pack.id]).fetchone()
+        values = {**_row(pack, folder), "present": 1, "updated_at": now()}
+        if row is not None:
+            values["status"] = row[0]
+        db["packs"].upsert(values, pk="id")
 
     def set_status(self, pack_id: str, status: str) -> None:
         with self.store.transaction() as db:
