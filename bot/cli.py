@@ -257,6 +257,20 @@ def status(app: App, as_json: bool, pack: str | None) -> None:
 
 
 @cli.command()
+@click.argument("topic", nargs=-1, required=True)
+@click.option("--pack", help="The dispute (a pack id); default: the default pack.")
+@json_option
+@pass_app
+@guarded
+def timeline(app: App, topic: tuple[str, ...], pack: str | None, as_json: bool) -> None:
+    """A topic's facts in date order (its id or its label, e.g. `offer.pay`)."""
+    answer = app.bot.timeline(" ".join(topic), pack)
+    if answer.kind == "invalid":
+        raise Failure(answer.text.splitlines()[0], EXIT_USAGE)
+    _print_answer(answer, as_json)
+
+
+@cli.command()
 @pass_app
 @guarded
 def topics(app: App) -> None:

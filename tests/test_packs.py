@@ -254,3 +254,33 @@ def test_a_database_from_before_packs_moves_into_the_bundled_pack(tmp_path: Path
     assert all(pack_of(f.topic) == "wga-2023" for f in bot.store.facts())
     assert [p.id for p in PackStore(bot.store).packs()] == ["wga-2023"]
     assert "130" in bot.answer("how long has the WGA been on strike?").text
+
+
+# --- timelines ----------------------------------------------------------------------------
+
+
+def test_how_has_the_offer_changed_gets_the_topics_facts_in_date_order(tmp_path: Path) -> None:
+    bot = make_bot(tmp_path, knowledge_dir(tmp_path, EXAMPLES / "kaiser-2023", plain=True))
+    answer = bot.answer("how has kaiser's pay offer changed?")
+    assert answer.kind == "timeline" and len(answer.statements) >= 3
+    dates = [st.fact.as_of for st in answer.statements]
+    assert dates == sorted(dates)
+    assert answer.statements[-1].label.endswith("(current)")
+    assert "21%" in answer.text and "10%" in answer.text
+    assert len(answer.citations) >= 2
+    # a question about one moment is not a timeline
+    assert bot.answer("what is kaiser offering now?").kind == "answer"
+
+
+def test_strikebot_timeline_takes_a_topic_id_or_label(tmp_path: Path) -> None:
+    bot = make_bot(tmp_path, knowledge_dir(tmp_path, EXAMPLES / "kaiser-2023"))
+    by_id = bot.timeline("offer.pay")
+    assert by_id.kind == "timeline"
+    by_label = bot.timeline(bot.knowledge.label("kaiser-2023/offer.pay"))
+    assert by_label.fact_ids == by_id.fact_ids
+    unknown = bot.timeline("no such thing")
+    assert unknown.kind == "invalid" and "topics" in unknown.text
+    db = tmp_path / "cli.db"
+    out = ok(run_cli(["timeline", "offer.pay"], db=db, cwd=tmp_path,
+                     env={"STRIKEBOT_KNOWLEDGE_DIR": str(EXAMPLES / "kaiser-2023")}))  # fmt: skip
+    assert "(current)" in out and out.index("21 Sep 2023") < out.index("13 Oct 2023")

@@ -12,7 +12,8 @@ from bot.render.text import citation_line, human_date
 from bot.runtime.terminal import is_terminal
 
 HELP = """Ask me anything about the strike in your own words, e.g. "how long has it lasted?"
-Commands: status (the latest picture), topics (what I can answer), sources, help, quit."""
+Commands: status (the latest picture), topics (what I can answer), timeline TOPIC (its facts
+in date order), sources, help, quit."""
 
 
 def current_user() -> str:
@@ -32,6 +33,8 @@ def reply(bot: StrikeBot, line: str, user: str | None = None) -> str | None:
         return HELP
     if command == "status":
         return bot.status().text
+    if command.startswith("timeline "):
+        return bot.timeline(line.strip().lstrip("/")[len("timeline ") :]).text
     if command == "topics":
         return "I can answer questions about:\n" + "\n".join(f"  - {t}" for t in bot.topics())
     if command == "sources":

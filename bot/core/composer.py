@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 
 from bot.core.matcher import Analysis, Match
 from bot.core.models import Answer, Citation, Fact, Source, Statement, Topic
-from bot.core.packs import pack_of
+from bot.core.packs import local, pack_of
 from bot.render.text import human_date, render_plain
 
 MAX_STATEMENTS = 3
@@ -183,6 +183,10 @@ class Composer:
         if not matches or matches[0].score < self.min_confidence:
             near = [m for m in matches[:2] if m.score >= self.min_confidence * 0.8]
             return self.refuse(question, near, matches[0].score if matches else 0.0)
+        if analysis.timeline and not analysis.compare:
+            lead = matches[0].fact.topic
+            if len(self.knowledge.by_topic.get(lead, ())) > 1:
+                return self.timeline(lead, question, confidence=matches[0].score)
         # One entry per topic: the newest fact answers for the whole topic.
         best_by_topic: dict[str, Match] = {}
         for m in matches:
@@ -284,6 +288,43 @@ class Composer:
             kind="status",
         )
         return self._finish(answer)
+
+    def timeline(self, topic: str, question: str = "", *, confidence: float = 1.0) -> Answer:
+        """Every active fact on `topic`, oldest first, each with its date and source; the
+        newest is marked current ("how has the offer changed?", `/strike timeline`)."""
+        facts = sorted(self.knowledge.by_topic.get(topic, ()), key=lambda f: (f.as_of, f.id))
+        if not facts:
+            return self.refuse(question or "timeline")
+        label = self.knowledge.label(topic)
+        statements = [
+            Statement(
+                fact=f,
+                label=f"{label}, {human_date(f.as_of)}" + (" (current)" if f is facts[-1] else ""),
+            )
+            for f in facts
+        ]
+        answer = Answer(
+            answered=True,
+            text="",
+            question=question or f"timeline {topic}",
+            statements=statements,
+            citations=self._citations(statements),
+            confidence=confidence,
+            kind="timeline",
+        )
+        return self._finish(answer)
+
+    def find_topic(self, words: str, pack: str | None = None) -> str | None:
+        """The topic `words` names: its id (local or qualified) or its label, else the topic
+        whose label holds every word; None when none or several fit."""
+        wanted = words.strip().casefold()
+        topics = [t for t in self.knowledge.by_topic if pack is None or pack_of(t) == pack]
+        for topic in topics:
+            if wanted in (topic, local(topic), self.knowledge.label(topic).casefold()):
+                return topic
+        parts = wanted.split()
+        fitting = [t for t in topics if all(p in self.knowledge.label(t).casefold() for p in parts)]
+        return fitting[0] if len(fitting) == 1 else None
 
     def combine(self, answers: list[Answer], disputes: list[str]) -> Answer:
         """Answers from several packs as one, each statement labelled with its dispute

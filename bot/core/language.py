@@ -156,6 +156,14 @@ def counted(*sequences: list[str]) -> set[str]:
     return out
 
 
+def _has_cue(toks: list[str], cues: frozenset[tuple[str, ...]]) -> bool:
+    return any(
+        tuple(toks[i : i + len(cue)]) == cue
+        for cue in cues
+        for i in range(len(toks) - len(cue) + 1)
+    )
+
+
 def _phrase_lengths(phrases: dict[tuple[str, ...], str]) -> dict[str, tuple[int, ...]]:
     """For each word that starts a multi-word phrase, the phrase lengths, longest first."""
     lengths: dict[str, set[int]] = {}
@@ -174,6 +182,7 @@ class Language:
     filler: frozenset[str] = frozenset()
     question_words: frozenset[str] = frozenset()
     compare_cues: frozenset[tuple[str, ...]] = frozenset()
+    timeline_cues: frozenset[tuple[str, ...]] = frozenset()
     entities: frozenset[str] = frozenset()
     generic: frozenset[str] = frozenset()
     answer_types: dict[tuple[str, ...], frozenset[str]] = field(default_factory=dict)
@@ -191,6 +200,7 @@ class Language:
         filler: tuple[str, ...] = (),
         question_words: tuple[str, ...] = (),
         compare_cues: tuple[str, ...] = (),
+        timeline_cues: tuple[str, ...] = (),
         entities: tuple[str, ...] = (),
         generic: tuple[str, ...] = (),
         answer_types: dict[str, tuple[str, ...]] | None = None,
@@ -202,6 +212,7 @@ class Language:
             "filler": filler,
             "question_words": question_words,
             "compare_cues": compare_cues,
+            "timeline_cues": timeline_cues,
             "entities": entities,
             "generic": generic,
             "answer_types": answer_types,
@@ -223,6 +234,7 @@ class Language:
             filler=frozenset(t for w in filler for t in tokens(w)),
             question_words=frozenset(t for w in question_words for t in tokens(w)),
             compare_cues=frozenset(tuple(tokens(w)) for w in compare_cues if tokens(w)),
+            timeline_cues=frozenset(tuple(tokens(w)) for w in timeline_cues if tokens(w)),
             entities=frozenset(
                 phrases.get(tuple(tokens(w)), "_".join(tokens(w))) for w in entities
             ),
@@ -277,7 +289,7 @@ class Language:
     def surface_words(self) -> set[str]:
         """Every single word that appears in a synonym entry or a word list."""
         words = {w for key in self.phrases for w in key}
-        cues = {w for cue in self.compare_cues for w in cue}
+        cues = {w for cue in self.compare_cues | self.timeline_cues for w in cue}
         lists = self.stopwords | self.filler | self.question_words | cues
         return words | lists | self.generic
 
@@ -296,11 +308,17 @@ class Language:
 
     def wants_comparison(self, toks: list[str]) -> bool:
         """True when the tokens contain a comparison cue ("compare", "side by side", "vs")."""
-        return any(
-            tuple(toks[i : i + len(cue)]) == cue
-            for cue in self.compare_cues
-            for i in range(len(toks) - len(cue) + 1)
-        )
+        return _has_cue(toks, self.compare_cues)
+
+    def wants_timeline(self, toks: list[str]) -> bool:
+        """True when the tokens ask how something went over time ("timeline", "how has the
+        offer changed", "history of the offer")."""
+        return _has_cue(toks, self.timeline_cues)
+
+    @property
+    def cue_words(self) -> frozenset[str]:
+        """The one-word cues: structure of a question, not its subject."""
+        return frozenset(cue[0] for cue in self.compare_cues | self.timeline_cues if len(cue) == 1)
 
     def _word(self, token: str) -> str | None:
         """One token's concept (synonym, else its stem), or None for a stopword; cached."""

@@ -67,6 +67,7 @@ class Analysis:
     expects: tuple[frozenset[str], ...] = ()
     counts: tuple[str, ...] | None = None  # "how many members": what a figure may count
     wants_name: bool = False  # "who ...?", "what's the name of ...": a name must answer
+    timeline: bool = False  # "how has the offer changed?": the topic's facts in date order
 
     @property
     def empty(self) -> bool:
@@ -291,7 +292,7 @@ class Matcher:
         lang = self.language
         weights: dict[str, float] = {}
         unknown: set[str] = set()
-        cue_words = {w for cue in lang.compare_cues if len(cue) == 1 for w in cue}
+        cue_words = lang.cue_words
         for concept in concepts:
             if concept in cue_words:
                 continue  # structure, not subject: handled by `compare`
@@ -347,6 +348,7 @@ class Matcher:
             expects=tuple(lang.expected_answers(fixed)),
             counts=counts,
             wants_name=bool(_NAME_CUES.intersection(fixed[:4])) or "name" in fixed,
+            timeline=lang.wants_timeline(fixed),
         )
 
     # --- candidates and scores -----------------------------------------------------------

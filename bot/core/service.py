@@ -400,6 +400,20 @@ class StrikeBot:
                 return pointer
         return answer
 
+    def timeline(self, words: str, pack: str | None = None) -> Answer:
+        """`/strike timeline TOPIC`: the facts of the topic `words` names (its id or label),
+        oldest first, in `pack` (else the default pack, else any)."""
+        self.refresh()
+        composer = self.composer
+        scope = pack or self.default_pack()
+        topic = composer.find_topic(words, scope) or composer.find_topic(words)
+        if topic is None:
+            return composer.invalid(
+                f"timeline {words}",
+                f"I don't know a topic called '{words.strip()}'. Try `topics` for the list.",
+            )
+        return composer.timeline(topic)
+
     def topics(self) -> list[str]:
         """The labels of every topic with an active fact, status topics first."""
         self.refresh()
