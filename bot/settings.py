@@ -47,6 +47,7 @@ class Settings(BaseSettings):
     log_level: str = Field(default="", alias="STRIKEBOT_LOG_LEVEL")
     min_confidence: float = Field(default=0.5, ge=0.0, le=1.0, alias="STRIKEBOT_MIN_CONFIDENCE")
     default_pack: str | None = Field(default=None, alias="STRIKEBOT_DEFAULT_PACK")
+    followup_window: float = Field(default=600.0, ge=0, le=86400, alias="STRIKEBOT_FOLLOWUP_WINDOW")
     stale_days: int = Field(default=14, ge=0, alias="STRIKEBOT_STALE_DAYS")
     store_user_ids: bool = Field(default=False, alias="STRIKEBOT_STORE_USER_IDS")
     retention_days: int = Field(default=90, ge=1, alias="STRIKEBOT_RETENTION_DAYS")

@@ -167,7 +167,7 @@ def test_every_core_setting_reaches_the_core():
     values = settings(
         STRIKEBOT_MIN_CONFIDENCE=0.61, STRIKEBOT_STALE_DAYS=3, STRIKEBOT_STORE_USER_IDS=True,
         STRIKEBOT_RETENTION_DAYS=9, STRIKEBOT_USER_RATE=2, STRIKEBOT_CHANNEL_RATE=5,
-        STRIKEBOT_REPEAT_WINDOW=7, STRIKEBOT_ADMIN_RATE=4, STRIKEBOT_DEFAULT_PACK="kaiser-2023",
+        STRIKEBOT_REPEAT_WINDOW=7, STRIKEBOT_ADMIN_RATE=4, STRIKEBOT_DEFAULT_PACK="kaiser-2023", STRIKEBOT_FOLLOWUP_WINDOW=30,
     )  # fmt: skip
     config = bot_config(values)
     shared = [f for f in dataclasses.fields(config) if f.name in Settings.model_fields]

@@ -14,7 +14,9 @@ from bot.core.packs import local, pack_of
 from bot.render.text import human_date, render_plain
 
 MAX_STATEMENTS = 3
-AMBIGUITY_MARGIN = 0.12
+AMBIGUITY_MARGIN = 0.04  # facts this close are equally good answers: the headline leads
+NEAR_MARGIN = 0.12  # ... this close, and as close in wording, also answered beside the best
+NEAR_FUZZY = 0.15
 
 
 @dataclass(slots=True)
@@ -220,7 +222,10 @@ class Composer:
         for m in ranked[1:]:
             if len(topics) >= MAX_STATEMENTS or m.fact.topic in topics:
                 continue
-            close = m.score >= best.score - AMBIGUITY_MARGIN and m.score >= self.min_confidence
+            close = m.score >= self.min_confidence and (
+                m.score >= best.score - AMBIGUITY_MARGIN
+                or (m.score >= best.score - NEAR_MARGIN and m.fuzzy >= best.fuzzy - NEAR_FUZZY)
+            )
             if close or self._adds_coverage(analysis, best, m):
                 topics.append(m.fact.topic)
         tied = all(
@@ -311,6 +316,21 @@ class Composer:
             citations=self._citations(statements),
             confidence=confidence,
             kind="timeline",
+        )
+        return self._finish(answer)
+
+    def sources_of(self, previous: Answer, asked: str, question: str) -> Answer:
+        """ "Source?" after an answer: that answer again, with where it came from."""
+        answer = Answer(
+            answered=True,
+            text="",
+            question=question,
+            statements=list(previous.statements),
+            citations=list(previous.citations),
+            confidence=previous.confidence,
+            kind=previous.kind,
+            dispute=previous.dispute,
+            understood=f"where my answer to “{asked}” came from",
         )
         return self._finish(answer)
 

@@ -183,6 +183,8 @@ class Language:
     question_words: frozenset[str] = frozenset()
     compare_cues: frozenset[tuple[str, ...]] = frozenset()
     timeline_cues: frozenset[tuple[str, ...]] = frozenset()
+    followup_cues: tuple[tuple[str, ...], ...] = ()  # longest first
+    source_cues: frozenset[tuple[str, ...]] = frozenset()
     entities: frozenset[str] = frozenset()
     generic: frozenset[str] = frozenset()
     answer_types: dict[tuple[str, ...], frozenset[str]] = field(default_factory=dict)
@@ -201,6 +203,8 @@ class Language:
         question_words: tuple[str, ...] = (),
         compare_cues: tuple[str, ...] = (),
         timeline_cues: tuple[str, ...] = (),
+        followup_cues: tuple[str, ...] = (),
+        source_cues: tuple[str, ...] = (),
         entities: tuple[str, ...] = (),
         generic: tuple[str, ...] = (),
         answer_types: dict[str, tuple[str, ...]] | None = None,
@@ -213,6 +217,8 @@ class Language:
             "question_words": question_words,
             "compare_cues": compare_cues,
             "timeline_cues": timeline_cues,
+            "followup_cues": followup_cues,
+            "source_cues": source_cues,
             "entities": entities,
             "generic": generic,
             "answer_types": answer_types,
@@ -235,6 +241,12 @@ class Language:
             question_words=frozenset(t for w in question_words for t in tokens(w)),
             compare_cues=frozenset(tuple(tokens(w)) for w in compare_cues if tokens(w)),
             timeline_cues=frozenset(tuple(tokens(w)) for w in timeline_cues if tokens(w)),
+            followup_cues=tuple(
+                sorted(
+                    {tuple(tokens(w)) for w in followup_cues if tokens(w)}, key=len, reverse=True
+                )
+            ),
+            source_cues=frozenset(tuple(tokens(w)) for w in source_cues if tokens(w)),
             entities=frozenset(
                 phrases.get(tuple(tokens(w)), "_".join(tokens(w))) for w in entities
             ),
@@ -314,6 +326,19 @@ class Language:
         """True when the tokens ask how something went over time ("timeline", "how has the
         offer changed", "history of the offer")."""
         return _has_cue(toks, self.timeline_cues)
+
+    def follow_up(self, toks: list[str]) -> tuple[bool, list[str]]:
+        """Whether a message opens like a follow-up ("and ...", "what about ..."), and its
+        words after that opening (filler and function words dropped)."""
+        for cue in self.followup_cues:
+            if tuple(toks[: len(cue)]) == cue:
+                return True, [t for t in toks[len(cue) :] if t not in self.ignorable]
+        return False, [t for t in toks if t not in self.ignorable]
+
+    def asks_for_source(self, toks: list[str]) -> bool:
+        """True for a message that only asks where the last answer came from ("source?")."""
+        content = tuple(t for t in toks if t not in self.ignorable)
+        return bool(content) and content in self.source_cues
 
     @property
     def cue_words(self) -> frozenset[str]:

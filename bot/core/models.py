@@ -55,6 +55,7 @@ class Question:
     channel: str | None = None  # None in a direct message
     private: bool = False  # the reply is seen only by the asker (an ephemeral slash reply)
     command: bool = False  # a slash command: the platform expects a reply to the asker
+    thread: str | None = None  # the thread it was asked in (a conversation), if any
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +121,7 @@ class Answer:
     private: bool = False  # show only to the asker where the platform can
     repeat_key: tuple[str, ...] | None = None  # a later repeat may point here (posted())
     dispute: str | None = None  # the pack's name, when the bot answers for several disputes
+    understood: str | None = None  # a follow-up as the bot read it ("what is GM offering?")
 
     @property
     def fact_ids(self) -> list[str]:

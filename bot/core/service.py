@@ -15,13 +15,15 @@ from pathlib import Path
 
 from bot.core.bulk import paused_gc
 from bot.core.composer import Composer, Knowledge
-from bot.core.language import Language, clean
+from bot.core.conversation import FOLLOW_UP_WORDS, Conversations, Turn, conversation_key
+from bot.core.language import Language, clean, tokens
 from bot.core.limits import IGNORED, TRUSTED, WINDOW_S, Limits
 from bot.core.matcher import Matcher
 from bot.core.models import Answer, Fact, Question, Source
 from bot.core.packs import Pack, pack_language, pack_of
 from bot.core.reading import is_status_request
 from bot.core.routing import PackIndex, Router
+from bot.render.text import render_plain
 from bot.store.db import NotFound, Store, StoreError
 from bot.store.knowledge_files import KnowledgeSet
 from bot.store.pack_files import PackFiles, general_language, load_packs, pack_paths
@@ -51,6 +53,7 @@ class BotConfig:
     trusted_platforms: frozenset[str] = TRUSTED  # never limited: local operators
     shared_limits: bool = False  # rates counted in the database, across processes
     default_pack: str | None = None  # the dispute a question is about unless told otherwise
+    followup_window: float = 0.0  # seconds a conversation's last question is kept (0: off)
 
 
 def knowledge_fingerprint(directory: Path) -> str:
@@ -127,6 +130,7 @@ class StrikeBot:
         else:
             self.limits = Limits.from_config(config, clock or time.monotonic)
         self._lock = threading.RLock()
+        self.conversations = Conversations(config.followup_window, clock or time.monotonic)
         self.language = self._load_language()
         if sync_bundled:
             self.sync_bundled()
@@ -340,7 +344,9 @@ class StrikeBot:
                 log_outcome(question, held, time.perf_counter() - started)
             return held
         self.refresh()
-        answer = self.answer(question.text, self.pack_for(question))
+        key = conversation_key(question)
+        answer, reading = self._in_conversation(question, self.conversations.last(key))
+        self.conversations.remember(key, reading, answer)
         pointer = self.limits.repeat(question, answer, self._version)
         if pointer is not None:  # answered here a moment ago: not logged again
             answer = pointer
@@ -349,6 +355,60 @@ class StrikeBot:
         if answer.kind != IGNORED:
             log_outcome(question, answer, time.perf_counter() - started)
         return answer
+
+    def _in_conversation(self, question: Question, previous: Turn | None) -> tuple[Answer, str]:
+        """The answer to `question` and the question as read: with the conversation's
+        previous question when it is a short follow-up ("and GM?", "what about year two?")
+        that the previous question completes; "source?" gives the previous answer again
+        with where it came from."""
+        pack = self.pack_for(question)
+        answer = self.answer(question.text, pack)
+        if previous is None or answer.kind == "invalid":
+            return answer, answer.question
+        cleaned = clean(question.text)
+        toks = tokens(cleaned)
+        if self.language.asks_for_source(toks):
+            sources = self.composer.sources_of(previous.answer, previous.question, cleaned)
+            return sources, previous.question
+        if len(toks) > FOLLOW_UP_WORDS:
+            return answer, answer.question
+        cue, rest = self.language.follow_up(toks)
+        if answer.answered and not cue:
+            return answer, answer.question
+        reading = self._completed(previous.question, rest, pack)
+        if reading is None:
+            return answer, answer.question
+        combined = self.answer(reading, pack)
+        if combined.answered and (not answer.answered or combined.confidence > answer.confidence):
+            combined.understood = f"“{reading}”"
+            combined.text = render_plain(combined)
+            combined.question = cleaned
+            return combined, reading
+        return answer, answer.question
+
+    def _completed(self, before: str, words: list[str], pack: str | None) -> str | None:
+        """The previous question with the follow-up's words in it: names the follow-up
+        gives take the place of those the previous question named ("what is Ford
+        offering?" + "and GM?" -> "what is GM offering?"); other words are added."""
+        router = self.router
+        ids = router.scope(before, pack)
+        if not words or not ids:
+            return None
+        index = router.indexes[ids[0]]
+
+        def is_name(word: str) -> bool:
+            concepts = index.language.concepts([word])
+            return bool(concepts) and concepts[0] in index.matcher.names
+
+        named = [w for w in words if is_name(w)]
+        others = [w for w in words if not is_name(w)]
+        kept = tokens(before)
+        places = [i for i, w in enumerate(kept) if is_name(w)]
+        if named and places:
+            kept = [*kept[: places[0]], *named, *(w for w in kept[places[0] :] if not is_name(w))]
+        elif named:
+            others = [*named, *others]
+        return " ".join([*kept, *others])
 
     def admit(self, question: Question) -> Answer | None:
         """None when a request within the rates may go ahead (topics, sources, help from a

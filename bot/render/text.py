@@ -64,6 +64,8 @@ def render_plain(answer: Answer, reason: str | None = None) -> str:
         lines.append("Use `topics` to see everything I know about.")
         return "\n".join(lines)
     lines = []
+    if answer.understood:
+        lines.append(f"(Reading that as: {answer.understood})")
     if answer.dispute:
         lines.append(f"{answer.dispute}:")
     if answer.kind == "status":

@@ -15,6 +15,7 @@ def bot_config(settings: Settings, *, shared_limits: bool = False) -> BotConfig:
         knowledge_dir=settings.knowledge_dir,
         min_confidence=settings.min_confidence,
         default_pack=settings.default_pack,
+        followup_window=settings.followup_window,
         stale_days=settings.stale_days,
         store_user_ids=settings.store_user_ids,
         retention_days=settings.retention_days,
