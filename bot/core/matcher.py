@@ -47,6 +47,7 @@ ANSWER_TYPE_PENALTY = 0.7
 COUNT_PENALTY = 0.45
 SUBJECT_PENALTY = 0.7
 SIDE_PENALTY = 0.7
+NAMING_BONUS = 1.05  # in the pre-filter, for a fact whose alias or label holds the concept
 SIDE_SHARE = 0.08  # of the facts that name a party, for it to be a main party
 COVERAGE_SHARE = 0.72
 COVERAGE_POWER = 1.5
@@ -115,6 +116,7 @@ class Matcher:
     max_idf: float = 1.0
     names: frozenset[str] = frozenset()  # the parties, people and places the facts name
     sides: frozenset[str] = frozenset()  # the names most facts mention: the main parties
+    naming: dict[str, set[int]] = field(default_factory=dict)  # concept -> facts it names
     _repairs: dict[str, str | None] = field(default_factory=dict)
 
     @classmethod
@@ -162,6 +164,14 @@ class Matcher:
                 if seg
             ]
             docs = [" ".join(text_concepts), *segments]
+            # What names the fact (its aliases, keywords and topic label) wins a tie in the
+            # pre-filter: "what is the wga" keeps the fact whose alias is "wga" when every
+            # fact mentions the WGA.
+            naming = {
+                c
+                for seg in segments[first_alias : first_alias + len(fact.aliases) + 2]
+                for c in seg.split()
+            }
             frequency.update(text_tokens)
             frequency.update(other_tokens)
             index = len(matcher.entries)
@@ -182,6 +192,8 @@ class Matcher:
             )
             for concept in elsewhere:
                 strong[concept].append(index)
+            for concept in naming:
+                matcher.naming.setdefault(concept, set()).add(index)
             for concept in in_text - elsewhere:
                 weak[concept].append(index)
         frequency.pop(_SEPARATOR, None)
@@ -368,8 +380,9 @@ class Matcher:
             ids = self.postings[concept]
             weight = analysis.weights[concept]
             if len(ids) <= COMMON_POSTINGS:
+                named = self.naming.get(concept, ())
                 for idx in ids:
-                    scores[idx] += weight
+                    scores[idx] += weight * NAMING_BONUS if idx in named else weight
             elif scores:
                 leaders = heapq.nlargest(RESCORED, scores, key=scores.__getitem__)
                 entries = self.entries
