@@ -351,7 +351,7 @@ def _actor(by: str | None) -> Actor:
     return Actor(id=clean_text(by or "")[:100] or current_user(), platform="cli", is_admin=True)
 
 
-SUMMARY_KEYS = ("id", "text", "topic", "as_of", "source", "status")
+SUMMARY_KEYS = ("id", "text", "topic", "pack", "as_of", "source", "status")
 
 
 def _fact_summary(fact: Fact) -> dict[str, Any]:
@@ -879,12 +879,13 @@ def packs_show(app: App, pack_id: str, as_json: bool) -> None:
 
 
 @packs.command("add")
-@click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
 @click.option("--by", help="Who adds it (for the audit log); default: your user name.")
 @pass_app
 @guarded
 def packs_add(app: App, path: Path, by: str | None) -> None:
-    """Add a pack from its folder (pack.yaml, topics.yaml, *.facts.yaml): all or nothing."""
+    """Add a pack from its folder (pack.yaml, topics.yaml, *.facts.yaml) or one *.pack.yaml
+    file (pack:, topics:, sources:, facts:): all or nothing."""
     pack, counts = PackAdmin(app.admin).add(_actor(by), path)
     click.echo(
         f"pack {pack.id}: {counts['added']} added, {counts['updated']} updated, "

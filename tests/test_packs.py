@@ -284,3 +284,72 @@ def test_strikebot_timeline_takes_a_topic_id_or_label(tmp_path: Path) -> None:
     out = ok(run_cli(["timeline", "offer.pay"], db=db, cwd=tmp_path,
                      env={"STRIKEBOT_KNOWLEDGE_DIR": str(EXAMPLES / "kaiser-2023")}))  # fmt: skip
     assert "(current)" in out and out.index("21 Sep 2023") < out.index("13 Oct 2023")
+
+
+# --- one file, and facts import with topics -----------------------------------------------
+
+ONE_FILE = """\
+pack:
+  id: riverside-2025
+  name: Riverside nurses' strike, 2025
+  parties:
+    - name: Riverside Health
+      role: employer
+      aliases: [the hospital]
+topics:
+  - id: offer.pay
+    label: The hospital's pay offer
+    status: 1
+sources:
+  - id: ledger-2025-03-10
+    title: Riverside nurses enter second week of strike
+    published: 2025-03-10
+facts:
+  - id: rh-offer-3
+    topic: offer.pay
+    text: Riverside Health offered raises of 3% a year for three years.
+    as_of: 2025-03-10
+    source: ledger-2025-03-10
+    questions: [what is the hospital offering]
+"""
+
+
+def test_a_pack_in_one_file_loads_and_is_added(tmp_path: Path) -> None:
+    path = tmp_path / "riverside.pack.yaml"
+    path.write_text(ONE_FILE)
+    files = load_pack(path)
+    assert files.pack.id == "riverside-2025" and files.pack.parties[0].aliases == ("the hospital",)
+    assert [t.id for t in files.topics] == ["riverside-2025/offer.pay"]
+    db = tmp_path / "cli.db"
+    assert "riverside-2025: 1 added" in ok(
+        run_cli(["packs", "add", str(path)], db=db, cwd=tmp_path)
+    )
+    out = ok(run_cli(["ask", "what is the hospital offering"], db=db, cwd=tmp_path))
+    assert "3%" in out and "Riverside nurses' strike, 2025" in out
+    root = tmp_path / "k"
+    root.mkdir()
+    shutil.copy(path, root / path.name)
+    assert [p.pack.id for p in load_packs(root)] == ["riverside-2025"]
+
+
+def test_facts_import_takes_topics_and_refuses_unknown_ones(tmp_path: Path) -> None:
+    db = tmp_path / "cli.db"
+    with_topics = tmp_path / "new.facts.yaml"
+    text = "topics:" + ONE_FILE.split("topics:", 1)[1]
+    with_topics.write_text(text.replace("rh-offer-3", "rh-offer-three"))
+    done = run_cli(["facts", "import", str(with_topics)], db=db, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    facts = json.loads(ok(run_cli(["facts", "list", "--json"], db=db, cwd=tmp_path)))
+    added = next(f for f in facts if f["id"] == "rh-offer-three")
+    assert (added["pack"], added["topic"]) == ("wga-2023", "offer.pay")
+    topics = ok(run_cli(["topics"], db=db, cwd=tmp_path))
+    assert "The hospital's pay offer" in topics or "Studios' pay offer" in topics
+    unknown = tmp_path / "unknown.facts.yaml"
+    unknown.write_text(
+        text.split("sources:", 1)[1]
+        .join(["sources:", ""])
+        .replace("topic: offer.pay", "topic: made.up")
+        .replace("rh-offer-3", "rh-offer-x")
+    )
+    refused = run_cli(["facts", "import", str(unknown)], db=db, cwd=tmp_path)
+    assert refused.returncode == 2 and "made.up" in refused.stderr

@@ -328,12 +328,28 @@ class AdminService:
         counted and audited)."""
         self.require(actor)
         knowledge = load_fact_files([path], known_sources=self.store.sources().values())
+        topics = [
+            replace(
+                t,
+                id=self.scoped_topic(t.id),
+                compare_with=tuple(self.scoped_topic(c) for c in t.compare_with),
+            )
+            for t in knowledge.topics
+        ]
         scoped = {f.topic: self.scoped_topic(f.topic) for f in knowledge.facts}
+        known = {t.id for t in topics} | set(self.store.topics())
+        unknown = sorted({t for t in scoped.values() if t not in known})
+        if unknown:
+            raise AdminInputError(
+                f"{path}: no topic {', '.join(unknown[:5])}: list it under 'topics:' in the "
+                "file (id, label, description), or use a topic the pack has."
+            )
         knowledge.facts = [replace(f, topic=scoped[f.topic]) for f in knowledge.facts]
         try:
             counts = self.store.import_knowledge(
                 knowledge,
                 actor=actor.audit_name,
+                topics=topics,
                 platform=actor.platform,
                 update_sources=update_sources,
             )

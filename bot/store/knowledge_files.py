@@ -69,6 +69,7 @@ class KnowledgeSet:
 
     sources: list[Source] = field(default_factory=list)
     facts: list[Fact] = field(default_factory=list)
+    topics: list[Topic] = field(default_factory=list)  # a facts file may bring its topics
 
 
 @dataclass(slots=True)
@@ -386,10 +387,11 @@ def _load_fact_files(
     fact_lines: dict[str, str] = {}
     pending_refs: list[tuple[Fact, str]] = []
     for path in paths:
-        reader, top = _root_mapping(path, {"sources", "facts"}, fast=fast)
+        reader, top = _root_mapping(path, {"sources", "facts", "topics", "pack"}, fast=fast)
         if top is not None:
             if "sources" not in top and "facts" not in top:
                 reader.fail(1, "a knowledge file needs a 'sources:' or 'facts:' list")
+            result.topics.extend(parse_topics(reader, top))
             for node in reader.sequence(top["sources"], "sources") if "sources" in top else []:
                 source = parse_source(reader, node)
                 if source is None:
@@ -438,38 +440,47 @@ def load_topics(path: Path) -> list[Topic]:
     """Read `topics.yaml`."""
     reader, top = _root_mapping(path, {"topics"})
     topics: list[Topic] = []
-    seen: set[str] = set()
     if top is not None:
         if "topics" not in top:
             reader.fail(1, "topics.yaml needs a 'topics:' list")
-        for node in reader.sequence(top["topics"], "topics") if "topics" in top else []:
-            item = reader.mapping(node, "a topic")
-            if item is None:
-                continue
-            reader.unknown_keys(item, TOPIC_KEYS, node.line, "a topic")
-            tid = reader.string(item, "id", node.line)
-            label = reader.string(item, "label", node.line)
-            description = reader.string(item, "description", node.line, required=False) or ""
-            order = item.get("status")
-            status_order = order.value if order is not None else None
-            if status_order is not None and (
-                not isinstance(status_order, int) or isinstance(status_order, bool)
-            ):
-                reader.fail(order.line, "'status' must be a whole number (its order in status)")
-                status_order = None
-            compare = item.get("compare_with")
-            if compare is not None and isinstance(compare.value, str):
-                compare_with: tuple[str, ...] = (compare.value,)
-            else:
-                compare_with = reader.strings(item, "compare_with")
-            if tid is None or label is None:
-                continue
-            if tid in seen:
-                reader.fail(node.line, f"topic '{tid}' is listed twice")
-            seen.add(tid)
-            topics.append(Topic(tid, label, description, status_order, compare_with))
+        topics = parse_topics(reader, top)
     if reader.problems:
         raise KnowledgeError(reader.problems)
+    return topics
+
+
+def parse_topics(reader: _Reader, top: dict[str, _Node]) -> list[Topic]:
+    """The `topics:` list of a file (topics.yaml, or a facts file that brings its topics)."""
+    topics: list[Topic] = []
+    seen: set[str] = set()
+    for node in reader.sequence(top["topics"], "topics") if "topics" in top else []:
+        item = reader.mapping(node, "a topic")
+        if item is None:
+            continue
+        reader.unknown_keys(item, TOPIC_KEYS, node.line, "a topic")
+        tid = reader.string(item, "id", node.line)
+        if tid is not None and not TOPIC_RE.match(tid):
+            reader.fail(item["id"].line, f"topic {tid!r} must match {TOPIC_RE.pattern}")
+        label = reader.string(item, "label", node.line)
+        description = reader.string(item, "description", node.line, required=False) or ""
+        order = item.get("status")
+        status_order = order.value if order is not None else None
+        if status_order is not None and (
+            not isinstance(status_order, int) or isinstance(status_order, bool)
+        ):
+            reader.fail(order.line, "'status' must be a whole number (its order in status)")
+            status_order = None
+        compare = item.get("compare_with")
+        if compare is not None and isinstance(compare.value, str):
+            compare_with: tuple[str, ...] = (compare.value,)
+        else:
+            compare_with = reader.strings(item, "compare_with")
+        if tid is None or label is None:
+            continue
+        if tid in seen:
+            reader.fail(node.line, f"topic '{tid}' is listed twice")
+        seen.add(tid)
+        topics.append(Topic(tid, label, description, status_order, compare_with))
     return topics
 
 

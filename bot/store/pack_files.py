@@ -24,6 +24,7 @@ TOPICS_FILE = "topics.yaml"
 PACK_KEYS = {"id", "name", "description", "parties", "terms"}
 PARTY_KEYS = {"name", "role", "aliases"}
 PACKS_FOLDER = "packs"  # inside a knowledge folder: one sub-folder per pack
+PACK_FILE_SUFFIX = ".pack.yaml"  # a whole pack in one file
 GENERAL_LANGUAGE = "general.yaml"
 
 
@@ -48,22 +49,32 @@ def is_pack_folder(folder: Path) -> bool:
 
 def pack_folders(directory: Path) -> list[Path]:
     """The packs of a knowledge folder: the folder itself when it holds pack files, else each
-    of its sub-folders (and those of its `packs/` folder) that does, in name order."""
+    of its sub-folders (and those of its `packs/` folder) that does, and each `*.pack.yaml`
+    file there, in name order."""
     if not directory.is_dir():
         return []
     if is_pack_folder(directory):
         return [directory]
-    found = [p for p in sorted(directory.iterdir()) if is_pack_folder(p)]
-    nested = directory / PACKS_FOLDER
-    if nested.is_dir():
-        found.extend(p for p in sorted(nested.iterdir()) if is_pack_folder(p))
+    found: list[Path] = []
+    for folder in (directory, directory / PACKS_FOLDER):
+        if folder.is_dir():
+            found.extend(
+                p for p in sorted(folder.iterdir()) if is_pack_folder(p) or _is_pack_file(p)
+            )
     return found
+
+
+def _is_pack_file(path: Path) -> bool:
+    return path.is_file() and path.name.endswith(PACK_FILE_SUFFIX)
 
 
 def pack_paths(directory: Path) -> list[Path]:
     """Every file that makes up the packs of `directory` (for a fingerprint of them)."""
     paths: list[Path] = []
     for folder in pack_folders(directory):
+        if folder.is_file():
+            paths.append(folder)
+            continue
         paths.extend(p for p in (folder / PACK_FILE, folder / TOPICS_FILE) if p.is_file())
         paths.extend(kf.fact_files(folder))
     return paths
@@ -93,6 +104,13 @@ def _party(reader: kf._Reader, node: kf._Node) -> Party | None:
 def load_pack_file(path: Path, default_id: str) -> Pack:
     """Read `pack.yaml`: the pack's id, name, description, parties and terms."""
     reader, top = kf._root_mapping(path, PACK_KEYS)
+    pack = _pack_meta(reader, top, default_id)
+    if reader.problems:
+        raise KnowledgeError(reader.problems)
+    return pack
+
+
+def _pack_meta(reader: kf._Reader, top: dict[str, kf._Node] | None, default_id: str) -> Pack:
     pack = Pack(default_id, default_id)
     if top is not None:
         line = 1
@@ -118,13 +136,32 @@ def load_pack_file(path: Path, default_id: str) -> Pack:
                 continue
             terms.append(words)
         pack = Pack(pid, name, description, tuple(parties), tuple(terms))
-    if reader.problems:
-        raise KnowledgeError(reader.problems)
     return pack
 
 
+def load_pack_in_one_file(path: Path, *, origin: str = "admin") -> PackFiles:
+    """A whole pack in one file: `pack:` (id, name, description, parties, terms),
+    `topics:`, `sources:` and `facts:`."""
+    reader, top = kf._root_mapping(path, {"pack", "topics", "sources", "facts"})
+    default_id = slug(path.name.split(".")[0])
+    meta = None
+    if top is not None and "pack" in top:
+        meta = reader.mapping(top["pack"], "pack")
+        if meta is not None:
+            reader.unknown_keys(meta, PACK_KEYS, top["pack"].line, "pack")
+    pack = _pack_meta(reader, meta, default_id)
+    if reader.problems:
+        raise KnowledgeError(reader.problems)
+    knowledge = kf.load_fact_files([path])
+    files = PackFiles(dataclasses.replace(pack, origin=origin), knowledge.topics, knowledge, path)
+    return qualified(files, check_topics=bool(knowledge.topics))
+
+
 def load_pack(folder: Path, *, origin: str = "bundled") -> PackFiles:
-    """Read one pack folder; raise KnowledgeError listing every problem (file:line)."""
+    """Read one pack (a folder, or one file); raise KnowledgeError listing every problem
+    (file:line)."""
+    if folder.is_file():
+        return load_pack_in_one_file(folder, origin=origin)
     problems: list[str] = []
     default_id = slug(folder.name)
     pack = Pack(default_id, default_id, origin=origin)
@@ -159,7 +196,7 @@ def qualified(files: PackFiles, *, check_topics: bool) -> PackFiles:
     if check_topics:
         unknown = sorted({f.topic for f in files.knowledge.facts} - listed)
         if unknown:
-            where = files.folder / TOPICS_FILE
+            where = files.folder / TOPICS_FILE if files.folder.is_dir() else files.folder
             raise KnowledgeError(
                 [f"{where}:1: topic '{t}' is used by a fact but not listed here" for t in unknown]
             )
