@@ -123,6 +123,7 @@ def test_connects_without_privileged_intents_and_syncs_valid_global_commands(bot
             subs = {o["name"] for o in by_name["strike"]["options"]}
             assert subs == {
                 "status",
+                "timeline",
                 "ask",
                 "topics",
                 "sources",
@@ -144,6 +145,7 @@ def test_connects_without_privileged_intents_and_syncs_valid_global_commands(bot
                 "due",
                 "report",
                 "subscriptions",
+                "pack",
             }
             identify = fake.gateways[0].identify
             intents = discord.Intents(value=identify["intents"])

@@ -38,6 +38,7 @@ from bot.core.admin import (
 from bot.core.due import days_overdue, due_facts
 from bot.core.limits import IGNORED
 from bot.core.models import Answer, Fact, Question
+from bot.core.pack_admin import PackAdmin
 from bot.core.packs import local
 from bot.core.permissions import discord_is_admin
 from bot.core.report import Report, ReportService
@@ -232,6 +233,7 @@ class Frontend:
         self.subscriptions = SubscriptionService(bot.store)
         self.review = ReviewService(bot, admin)
         self.reports = ReportService(bot, admin)
+        self.packs = PackAdmin(admin)
         self.deliverer = Deliverer(bot.store)
         StatusUpdates.attach(admin)  # admin changes here queue status updates
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="strikebot-discord")
@@ -268,10 +270,27 @@ class Frontend:
         question = self.question(text, user, channel, private=private, command=command)
         return await self.run(self.bot.ask, question)
 
-    async def status(self, user: int, channel: int | None, *, command: bool = False) -> Answer:
-        """The latest picture for a Discord user, within the core's limits."""
+    async def status(
+        self, user: int, channel: int | None, *, command: bool = False, pack: str | None = None
+    ) -> Answer:
+        """The latest picture (of `pack`, else the channel's dispute) for a Discord user,
+        within the core's limits."""
         question = self.question("status", user, channel, command=command)
-        return await self.run(self.bot.status, question)
+        return await self.run(self.bot.status, question, pack)
+
+    async def timeline(self, topic: str, user: int, channel: int | None) -> Answer:
+        """A topic's facts in date order, within the core's limits."""
+        question = self.question(f"timeline {topic}", user, channel, command=True)
+
+        def work() -> Answer:
+            held = self.bot.admit(question)
+            return held or self.bot.timeline(topic, self.bot.pack_for(question))
+
+        return await self.run(work)
+
+    def channel_pack(self, actor: Actor, channel: int | None, pack: str | None) -> str:
+        """`/strike-admin pack [id]`: bind this channel to a dispute, or say which it is."""
+        return self.packs.channel_pack(actor, PLATFORM, str(channel) if channel else None, pack)
 
     async def admit(self, text: str, user: int, channel: int | None) -> Answer | None:
         """None when topics, sources or help may be shown, else the notice to give."""
@@ -887,11 +906,26 @@ class StrikeCommands(app_commands.Group):
         self.frontend = frontend
 
     @app_commands.command(description="The latest picture of the strike, posted in the channel")
-    async def status(self, interaction: discord.Interaction) -> None:
+    @app_commands.describe(pack="Another dispute's pack id (default: this channel's)")
+    async def status(
+        self, interaction: discord.Interaction, pack: app_commands.Range[str, 1, 63] | None = None
+    ) -> None:
         await defer(interaction, ephemeral=False)
         where = _guild_channel(interaction)
-        answer = await self.frontend.status(interaction.user.id, where, command=True)
+        answer = await self.frontend.status(
+            interaction.user.id, where, command=True, pack=pack.lower() if pack else None
+        )
         await post_answer(self.frontend, interaction, answer, ephemeral=False)
+
+    @app_commands.command(description="A topic's facts in date order, newest marked current")
+    @app_commands.describe(topic="The topic's id or label, e.g. offer.pay")
+    async def timeline(
+        self, interaction: discord.Interaction, topic: app_commands.Range[str, 1, 100]
+    ) -> None:
+        await defer(interaction, ephemeral=True)
+        where = _guild_channel(interaction)
+        answer = await self.frontend.timeline(topic, interaction.user.id, where)
+        await post_answer(self.frontend, interaction, answer, ephemeral=True)
 
     @app_commands.command(description="Ask a question about the strike in your own words")
     @app_commands.describe(
@@ -1201,6 +1235,16 @@ class AdminCommands(
     async def due(self, interaction: discord.Interaction) -> None:
         await self._call(
             interaction, self.frontend.due, show=lambda r: render.due_embed(r[1], r[0])
+        )
+
+    @app_commands.command(description="Answer questions in this channel from one dispute (a pack)")
+    @app_commands.describe(id="The pack id; empty: which one and the packs in use; none: unbind")
+    async def pack(
+        self, interaction: discord.Interaction, id: app_commands.Range[str, 1, 63] | None = None
+    ) -> None:
+        where = _guild_channel(interaction)
+        await self._call(
+            interaction, self.frontend.channel_pack, where, id, show=render.notice_embed
         )
 
     @app_commands.command(description="Channels that get status updates, and updates not delivered")

@@ -42,6 +42,7 @@ from bot.core.admin import Actor, AdminInputError, AdminService, PermissionDenie
 from bot.core.due import due_facts
 from bot.core.limits import IGNORED, REPEAT
 from bot.core.models import Answer, Question
+from bot.core.pack_admin import PackAdmin
 from bot.core.packs import local
 from bot.core.permissions import slack_is_admin
 from bot.core.report import ReportService
@@ -162,6 +163,7 @@ class StrikeSlack:
         self.subscriptions = SubscriptionService(bot.store)
         self.review = ReviewService(bot, admin)
         self.reports = ReportService(bot, admin)
+        self.packs = PackAdmin(admin)
         StatusUpdates.attach(admin)  # admin changes here queue status updates
         # One core call at a time from Slack's listener threads: the store shares a connection.
         self.core = threading.RLock()
@@ -295,7 +297,11 @@ class StrikeSlack:
             if cmd.name == ASK:
                 answer = self.bot.ask(question)
             elif cmd.name == "status":
-                answer = self.bot.status(question)
+                answer = self.bot.status(question, pack=cmd.args[0] if cmd.args else None)
+            elif cmd.name == "timeline" and cmd.text:
+                answer = self.bot.admit(question) or self.bot.timeline(
+                    cmd.text, self.bot.pack_for(question)
+                )
             else:
                 answer = self.bot.admit(question)
                 if answer is None:
@@ -498,7 +504,14 @@ class StrikeSlack:
             self.open_article_modal(client, command, cmd, respond)
             return
         actor = Actor(user, "slack", is_admin=True, name=command.get("user_name"))
-        body = self.compute(lambda: self.admin_reply(cmd, actor))
+        if cmd.name == "pack":
+            channel = _conversation(command.get("channel_id"))
+            wanted = cmd.args[0] if cmd.args else None
+            body = self.compute(
+                lambda: kit.notice(self.packs.channel_pack(actor, "slack", channel, wanted))
+            )
+        else:
+            body = self.compute(lambda: self.admin_reply(cmd, actor))
         self.send(respond, {**body, "response_type": "ephemeral"})
 
     def admin_reply(self, cmd: Command, actor: Actor) -> dict[str, Any]:

@@ -47,6 +47,9 @@ class PackSummary:
         }
 
 
+UNBIND_WORDS = frozenset({"none", "default", "off", "unbind", "-"})
+
+
 class PackAdmin:
     """Packs as a whole, for admins."""
 
@@ -138,6 +141,30 @@ class PackAdmin:
         for path, text in files.items():
             write_text_atomic(path, text)
         return list(files)
+
+    def channel_pack(
+        self, actor: Actor, platform: str, channel: str | None, pack_id: str | None
+    ) -> str:
+        """`/strike-admin pack [ID|none]` in a channel: bind it to a pack (or unbind it), or,
+        with no id, say which pack it answers from and which packs there are."""
+        self.admin.require(actor)
+        if channel is None:
+            raise AdminInputError("Bind a pack in a channel, not in a direct message.")
+        in_use = self.packs.packs(in_use=True)
+        listing = "; ".join(f"{p.id} ({p.name})" for p in in_use) or "none"
+        if pack_id is None:
+            current = self.packs.bindings().get((platform, channel))
+            fallback = self.bot.default_pack() or "whichever dispute a question fits"
+            return (
+                f"This channel answers from {current or fallback}. Packs in use: {listing}. "
+                "Bind one with `/strike-admin pack ID`; `/strike-admin pack none` unbinds."
+            )
+        target = None if pack_id.strip().lower() in UNBIND_WORDS else pack_id.strip()
+        self.bind(actor, platform, channel, target)
+        if target is None:
+            return "This channel no longer has a pack of its own; it follows the default."
+        name = next(p.name for p in in_use if p.id == target)
+        return f"This channel now answers from {target} ({name})."
 
     def bind(self, actor: Actor, platform: str, channel: str, pack_id: str | None) -> None:
         """Answer questions asked in `channel` from `pack_id` (None: from the default)."""

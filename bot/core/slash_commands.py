@@ -14,7 +14,7 @@ ASK = "ask"
 HELP = "help"
 SUBSCRIBE = "subscribe"
 UNSUBSCRIBE = "unsubscribe"
-STRIKE_COMMANDS = ("status", "topics", "sources", SUBSCRIBE, UNSUBSCRIBE, HELP)
+STRIKE_COMMANDS = ("status", "timeline", "topics", "sources", SUBSCRIBE, UNSUBSCRIBE, HELP)
 ADMIN_COMMANDS = (
     "add",
     "article",
@@ -26,6 +26,7 @@ ADMIN_COMMANDS = (
     "audit",
     "unanswered",
     "subscriptions",
+    "pack",
     HELP,
 )
 HELP_WORDS = frozenset({"?", "h", "commands", "usage", "menu"})
@@ -38,7 +39,11 @@ MAX_REPORT_DAYS = 366
 STRIKE_HELP: tuple[tuple[str, str], ...] = (
     ("<question>", "answer a question about the strike (only you see it)"),
     ("<question> public", "answer it for the whole channel"),
-    ("status", "the latest picture, posted in the channel"),
+    (
+        "status [PACK]",
+        "the latest picture, posted in the channel (of another dispute: its pack id)",
+    ),
+    ("timeline TOPIC", "a topic's facts in date order, newest marked current"),
     ("topics", "what I can answer about"),
     ("sources", "the sources behind my answers"),
     ("subscribe", "admins: post an update in this channel whenever the status changes"),
@@ -65,6 +70,7 @@ ADMIN_HELP: tuple[tuple[str, str], ...] = (
     ("audit [FACT_ID]", "who changed what, newest first"),
     ("unanswered [N]", "recent questions I could not answer"),
     ("subscriptions", "the channels that get status updates, and updates they did not get"),
+    ("pack [ID|none]", "answer questions in this channel from one dispute (no id: which one)"),
     ("help", "this list"),
 )
 
@@ -127,6 +133,10 @@ def parse_strike(text: str | None) -> Command:
         return Command(HELP, public=public)
     if len(words) == 1 and first in STRIKE_COMMANDS:
         return Command(first, public=public)
+    if first == "status" and len(words) == 2:
+        return Command("status", args=(words[1].lower(),), public=public)
+    if first == "timeline" and len(words) > 1:
+        return Command("timeline", text=" ".join(words[1:]), public=public)
     if len(words) == 1 and _looks_like_command(words[0], STRIKE_COMMANDS):
         return Command(HELP, public=public, problem=_unknown(first, STRIKE_COMMANDS))
     return Command(ASK, text=" ".join(words), public=public)
@@ -171,6 +181,8 @@ def parse_admin(text: str | None) -> Command:
         return Command("article", text=" ".join(rest))
     if first in ("review", "due", "subscriptions"):
         return Command(first)
+    if first == "pack":
+        return Command("pack", args=tuple(rest[:1]))
     if first == "report":
         days = _count(rest[0]) if rest else DEFAULT_REPORT_DAYS
         if days is None:

@@ -244,6 +244,9 @@ def notice_embed_for(answer: Answer) -> dict[str, Any]:
     return fit({"title": title, "description": description, "color": COLOUR_INFO})
 
 
+AUTHOR_MAX = 256  # Discord's limit for an embed author's name
+
+
 def answer_embed(answer: Answer) -> dict[str, Any]:
     """An answer, status, refusal or invalid-question reply (or a limits notice) as one
     embed within limits."""
@@ -282,6 +285,14 @@ def answer_embed(answer: Answer) -> dict[str, Any]:
     footer = _footer(answer)
     if footer:
         embed["footer"] = footer
+    notes = []
+    if answer.dispute:
+        notes.append(f"About: {answer.dispute}")
+    if answer.understood:
+        notes.append(f"Reading that as: {answer.understood}")
+    if notes:
+        # An author line is plain text on Discord: no mention or link can form in it.
+        embed["author"] = {"name": truncate(" · ".join(notes), AUTHOR_MAX)}
     return fit(embed)
 
 

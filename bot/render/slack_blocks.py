@@ -316,6 +316,13 @@ def answer_blocks(
         head.append(context([plain(f"You asked: {echo}")]))
     if answer.kind in NOTICE_KINDS:
         return head + _notice_blocks(answer)
+    notes = []
+    if answer.understood:
+        notes.append(f"Reading that as: {escape(truncate(answer.understood, QUESTION_ECHO_LIMIT))}")
+    if answer.dispute:
+        notes.append(f"About: {escape(truncate(answer.dispute, QUESTION_ECHO_LIMIT))}")
+    if notes:
+        head.append(context([plain(" · ".join(notes))]))
     foot: list[Block] = []
     if feedback and answer.answered and answer.log_id is not None:
         foot.append(feedback_block(answer.log_id))
