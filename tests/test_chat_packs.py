@@ -9,9 +9,11 @@ from typing import Any
 
 import pytest
 
+from bot.core.admin import AdminService
 from bot.core.service import StrikeBot
 from bot.store.packs import PackStore
 from tests.fakes.discord_fake import MANAGE_GUILD
+from tests.fakes.slack_api import mention_event
 from tests.test_discord_e2e import connected, followup_of, no_pings, run
 from tests.test_discord_e2e import refused as refused_reply
 from tests.test_packs import EXAMPLES, WGA, knowledge_dir, make_bot
@@ -123,3 +125,19 @@ def test_discord_an_answer_from_two_disputes_names_both(bot, admin):
             assert "(current)" in shown
 
     run(scenario())
+
+
+def test_slack_a_follow_up_in_a_thread_is_read_with_the_question_before_it(fake, tmp_path, admin):
+    bot = make_bot(tmp_path / "f", knowledge_dir(tmp_path / "f", WGA), followup_window=60)
+    starts = serving(fake, bot, AdminService(bot), clear=True)
+    slack = next(starts)()
+    slack.event(mention_event("<@UBOT> how long has the WGA been on strike?", ts="300.1"), "Ev1")
+    (first,) = fake.wait_for("chat.postMessage")
+    assert "130" in json.dumps(first.params["blocks"])
+    fake.clear()
+    slack.event(mention_event("<@UBOT> source?", ts="300.5", thread_ts="300.1"), "Ev2")
+    (follow,) = fake.wait_for("chat.postMessage")
+    assert follow.params["thread_ts"] == "300.1"
+    shown = json.dumps(follow.params["blocks"])
+    assert "Reading that as" in shown and "130" in shown
+    next(starts, None)

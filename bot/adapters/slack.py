@@ -416,7 +416,9 @@ class StrikeSlack:
         user = event.get("user")
         direct = event.get("channel_type") == "im"
         cmd = parse_strike(text)
-        question = Question(text, platform="slack", user=user, channel=None if direct else channel)
+        question = Question(
+            text, platform="slack", user=user, channel=None if direct else channel, thread=thread
+        )
         answer, body = self.core_reply(cmd, question)
         if answer is not None:
             if answer.kind == IGNORED:

@@ -30,6 +30,7 @@ ADMIN_COMMANDS = (
     HELP,
 )
 HELP_WORDS = frozenset({"?", "h", "commands", "usage", "menu"})
+FOLLOW_UP_WORDS = frozenset({"source", "link", "citation", "proof"})
 PUBLIC_WORD = "public"
 DEFAULT_LIST_LIMIT = 20
 MAX_LIST_LIMIT = 50
@@ -120,6 +121,8 @@ def _looks_like_command(token: str, known: tuple[str, ...]) -> bool:
     word = _word(token)
     if token.startswith(("-", "/")) or word in HELP_WORDS:
         return True
+    if word in FOLLOW_UP_WORDS:
+        return False  # "source?" after an answer asks where it came from
     return bool(difflib.get_close_matches(word, known, n=1, cutoff=0.75))
 
 
