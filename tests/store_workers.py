@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.core.admin import Actor, AdminInputError, AdminService
-from bot.core.models import Fact, Source
+from bot.core.models import Fact, Source, Topic
 from bot.core.service import BotConfig, StrikeBot
 from bot.settings import BUNDLED_KNOWLEDGE
 from bot.store.knowledge_files import dump_knowledge
@@ -53,7 +53,8 @@ def big_knowledge(n: int, prefix: str = "bulk") -> str:
         )
         for i in range(n)
     ]
-    return dump_knowledge([source], facts, as_json=True)
+    topics = [Topic(f"{prefix}.t{i}", f"Bulk topic {i}") for i in range(min(n, 40))]
+    return dump_knowledge([source], facts, as_json=True, topics=topics)
 
 
 def snapshot(db: Path) -> tuple[int, int, int]:

@@ -363,4 +363,6 @@ class AdminService:
         facts = self.store.facts(include_retracted=include_retracted)
         used = {f.source for f in facts}
         sources = [s for s in self.store.sources().values() if s.id in used]
-        return dump_knowledge(sources, facts, as_json=as_json)
+        on = {f.topic for f in facts}
+        topics = [t for tid, t in sorted(self.store.topics().items()) if tid in on]
+        return dump_knowledge(sources, facts, as_json=as_json, topics=topics)

@@ -13,7 +13,7 @@ from bot.core.admin import Actor, AdminInputError, AdminService
 from bot.core.models import Topic
 from bot.core.packs import Pack, local, pack_of
 from bot.store.db import NotFound
-from bot.store.knowledge_files import dump_knowledge, write_text_atomic
+from bot.store.knowledge_files import dump_knowledge, topic_json, write_text_atomic
 from bot.store.pack_files import PACK_FILE, TOPICS_FILE, load_pack
 from bot.store.packs import PackStore
 
@@ -190,14 +190,9 @@ def _pack_yaml(pack: Pack) -> str:
 
 
 def _topics_yaml(topics: list[Topic]) -> str:
-    items = []
-    for t in topics:
-        item: dict[str, object] = {"id": local(t.id), "label": t.label}
-        if t.description:
-            item["description"] = t.description
-        if t.status_order is not None:
-            item["status"] = t.status_order
-        if t.compare_with:
-            item["compare_with"] = [local(c) for c in t.compare_with]
-        items.append(item)
+    local_topics = [
+        dataclasses.replace(t, id=local(t.id), compare_with=tuple(map(local, t.compare_with)))
+        for t in topics
+    ]
+    items = [topic_json(t) for t in local_topics]
     return yaml.safe_dump({"topics": items}, sort_keys=False, allow_unicode=True)

@@ -553,11 +553,19 @@ def _date(d: dt.date | None) -> str | None:
 
 
 def dump_knowledge(
-    sources: Iterable[Source], facts: Iterable[Fact], *, as_json: bool = False
+    sources: Iterable[Source],
+    facts: Iterable[Fact],
+    *,
+    as_json: bool = False,
+    topics: Iterable[Topic] = (),
 ) -> str:
-    """A knowledge document that `load_fact_files` reads back to the same facts: YAML, or
-    JSON (which is YAML too, and reads many times faster at 100k facts)."""
+    """A knowledge document that `load_fact_files` reads back to the same facts (and
+    `topics`, when given): YAML, or JSON (which is YAML too, and reads many times faster at
+    100k facts)."""
     doc: dict[str, Any] = {"sources": [], "facts": []}
+    listed = [topic_json(t) for t in topics]
+    if listed:
+        doc = {"topics": listed, **doc}
     for s in sources:
         entry: dict[str, Any] = {"id": s.id, "title": s.title, "published": _date(s.published)}
         if s.url:
@@ -584,6 +592,18 @@ def dump_knowledge(
     if as_json:
         return json.dumps(doc, ensure_ascii=False, indent=1) + "\n"
     return yaml.dump(doc, Dumper=_DUMPER, sort_keys=False, allow_unicode=True, width=100)
+
+
+def topic_json(topic: Topic) -> dict[str, Any]:
+    """A topic as written in a knowledge file."""
+    item: dict[str, Any] = {"id": topic.id, "label": topic.label}
+    if topic.description:
+        item["description"] = topic.description
+    if topic.status_order is not None:
+        item["status"] = topic.status_order
+    if topic.compare_with:
+        item["compare_with"] = list(topic.compare_with)
+    return item
 
 
 def write_text_atomic(path: Path, text: str) -> None:
