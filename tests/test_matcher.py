@@ -142,3 +142,22 @@ def test_a_question_after_some_context_is_still_found(bot):
     )
     answer = bot.answer(text)
     assert answer.answered and "offer-pay" in answer.fact_ids
+
+
+def _pack_matcher(*texts: str) -> Matcher:
+    """A matcher over a few facts of a pack, with only the general language."""
+    from bot.store.pack_files import general_language
+
+    day = __import__("datetime").date(2023, 10, 1)
+    facts = [Fact(f"f{i}", text, f"t{i}", day, "s") for i, text in enumerate(texts)]
+    return Matcher.build(general_language(), facts)
+
+
+def test_how_many_counts_the_words_before_the_verb():
+    matcher = _pack_matcher(
+        "Kaiser and the unions kept bargaining over the weekend, but the talks stalled.",
+        "The coalition is a group of eight labor unions negotiating jointly with Kaiser.",
+    )
+    counts = matcher.analyse("how many unions are bargaining with kaiser").counts
+    assert counts is not None and "union" in counts
+    assert "talks" not in counts  # "bargaining" is what they do, not what is counted

@@ -329,13 +329,16 @@ class Matcher:
             if fixed[i] == "how" and fixed[i + 1] == "many":
                 # "how many SEIU-UHW members": the figure counts one of the next words, but
                 # not a name; "how many people" fits any figure of people.
+                # What is counted ends at the first function word: "how many unions are
+                # bargaining" counts unions, not bargaining.
+                words = fixed[i + 2 : i + 5]
+                stop = next((j for j, w in enumerate(words) if w in lang.stopwords), len(words))
+                words = words[:stop]
                 following = [
-                    c
-                    for c in lang.concepts(fixed[i + 2 : i + 5])
-                    if c not in self.names and not is_number(c)
+                    c for c in lang.concepts(words) if c not in self.names and not is_number(c)
                 ]
                 if following and not any(c in lang.generic for c in following):
-                    counts = (*following, *map(stem, fixed[i + 2 : i + 5]))
+                    counts = (*following, *map(stem, words))
                 break
         return Analysis(
             concepts=concepts,
