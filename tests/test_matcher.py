@@ -161,3 +161,8 @@ def test_how_many_counts_the_words_before_the_verb():
     counts = matcher.analyse("how many unions are bargaining with kaiser").counts
     assert counts is not None and "union" in counts
     assert "talks" not in counts  # "bargaining" is what they do, not what is counted
+
+
+def test_a_typo_of_vowels_is_repaired():
+    matcher = _pack_matcher("The studios offered a 5% raise.")
+    assert matcher.analyse("wat did the studoes offer").corrected == {"studoes": "studios"}

@@ -241,7 +241,9 @@ class Matcher:
         # Short words are easily real words of their own ("wait" is not "want"): up to four
         # letters only a missing letter or two swapped letters count as a typo.
         allowed = 1 if size <= 7 else 2  # "weather" is not a typo for "whether"
-        lengths = range(size, size + 2) if size <= 4 else range(size - allowed, size + allowed + 1)
+        # ... unless only vowels differ ("studoes" for "studios"): the consonants carry a word.
+        reach = 2 if 5 <= size <= 7 else allowed
+        lengths = range(size, size + 2) if size <= 4 else range(size - reach, size + reach + 1)
         best: tuple[tuple[float, int, bool], str] | None = None
         for length in lengths:
             words = [
@@ -251,9 +253,11 @@ class Matcher:
             if not words:
                 continue
             for word, distance, _ in process.extract(
-                token, words, scorer=OSA.distance, score_cutoff=allowed, limit=8
+                token, words, scorer=OSA.distance, score_cutoff=reach, limit=8
             ):
                 if size <= 4 and not _insertion_or_swap(token, word):
+                    continue
+                if distance > allowed and _consonants(word) != _consonants(token):
                     continue
                 if word in self.language.ignorable and size > 4:
                     continue  # a long word is not a typo for a function word
@@ -559,6 +563,13 @@ def _insertion_or_swap(token: str, word: str) -> bool:
         diff = [i for i, (a, b) in enumerate(zip(token, word, strict=True)) if a != b]
         return len(diff) == 2 and diff[1] == diff[0] + 1 and token[diff[0]] == word[diff[1]]
     return False
+
+
+def _consonants(word: str) -> str:
+    return word.translate(_VOWELS)
+
+
+_VOWELS = str.maketrans("", "", "aeiouy")
 
 
 def _contains(haystack: tuple[str, ...], needle: tuple[str, ...]) -> bool:
