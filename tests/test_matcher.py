@@ -166,3 +166,10 @@ def test_how_many_counts_the_words_before_the_verb():
 def test_a_typo_of_vowels_is_repaired():
     matcher = _pack_matcher("The studios offered a 5% raise.")
     assert matcher.analyse("wat did the studoes offer").corrected == {"studoes": "studios"}
+
+
+def test_a_typo_of_a_word_the_facts_lack_is_read_as_english():
+    matcher = _pack_matcher("Another strike could have started on 1 November 2023.")
+    analysis = matcher.analyse("what date was the second strike threatend for")
+    assert analysis.corrected == {"threatend": "threatened"}
+    assert "threaten" not in analysis.unknown  # an everyday verb, not an unknown subject

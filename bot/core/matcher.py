@@ -22,7 +22,7 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
 from bot.core.bulk import paused_gc
-from bot.core.english import is_noun, is_word, rarity
+from bot.core.english import is_noun, is_word, rarity, spelled
 from bot.core.language import Language, answer_markers, counted, is_number, stem, tokens
 from bot.core.models import Fact, Topic
 
@@ -285,7 +285,9 @@ class Matcher:
             if is_word(tok):  # a real word the knowledge does not use is not a typo
                 fixed.append(tok)
                 continue
-            repair = self._correct(tok)
+            # A typo of a word the knowledge lacks is still that word ("threatend"): weighed
+            # as English, not as an unknown subject.
+            repair = self._correct(tok) or spelled(tok)
             if repair:
                 corrected[tok] = repair
                 fixed.append(repair)
