@@ -173,3 +173,22 @@ def test_a_typo_of_a_word_the_facts_lack_is_read_as_english():
     analysis = matcher.analyse("what date was the second strike threatend for")
     assert analysis.corrected == {"threatend": "threatened"}
     assert "threaten" not in analysis.unknown  # an everyday verb, not an unknown subject
+
+
+def test_the_disputes_own_party_goes_without_saying():
+    matcher = _pack_matcher(
+        "Kaiser offered a 21% raise over four years.",
+        "Kaiser and the unions kept bargaining over the weekend.",
+        "Kaiser said it was optimistic about a deal.",
+        "Kaiser brought in replacement staff.",
+        "Kaiser reported profits of $24 billion.",
+        "Kaiser welcomed the strikers back.",
+        "Picket lines were set up in California and Oregon.",
+        "The strike reached Kaiser facilities in California.",
+        "Acting Labor Secretary Julie Su came to California to mediate the final negotiations.",
+    )
+    _, matches = matcher.match("who mediated the kaiser talks")
+    assert matches[0].fact.id == "f8"
+    # Kaiser, named in most facts, is implied; California is a place, not the other side.
+    assert matches[0].features["names_missing"] == 0
+    assert matches[0].features["other_side"] == 0

@@ -48,6 +48,8 @@ COUNT_PENALTY = 0.45
 SUBJECT_PENALTY = 0.7
 SIDE_PENALTY = 0.7
 SIDE_SHARE = 0.08  # of the facts that name a party, for it to be a main party
+IMPLIED_SHARE = 0.5  # of the facts naming a party, for a fact without it to imply it
+MAIN_SIDE = 0.5  # ... and of the facts naming the most named party
 COVERAGE_SHARE = 0.72
 COVERAGE_POWER = 1.5
 MIN_EVIDENCE = 1.2  # summed idf of matched concepts below which a match is too thin to trust
@@ -115,6 +117,7 @@ class Matcher:
     max_idf: float = 1.0
     names: frozenset[str] = frozenset()  # the parties, people and places the facts name
     sides: frozenset[str] = frozenset()  # the names most facts mention: the main parties
+    implied: frozenset[str] = frozenset()  # names in most facts: the dispute's own party
     _repairs: dict[str, str | None] = field(default_factory=dict)
 
     @classmethod
@@ -192,10 +195,16 @@ class Matcher:
             entry.names = entry.in_text & matcher.names
         n = max(len(matcher.entries), 1)
         matcher.postings = {c: strong.get(c, []) + weak.get(c, []) for c in strong.keys() | weak}
-        often = max(3.0, SIDE_SHARE * n)
+        # The parties of a dispute are named about as often as each other; a place or a person
+        # named in a few facts ("California") is not one.
+        most = max((len(matcher.postings.get(c, ())) for c in matcher.names), default=0)
+        often = max(3.0, SIDE_SHARE * n, MAIN_SIDE * most)
         matcher.sides = frozenset(
             c for c in matcher.names if len(matcher.postings.get(c, ())) >= often
         ) | frozenset(language.roles)
+        matcher.implied = frozenset(
+            c for c in matcher.names if len(matcher.postings.get(c, ())) >= IMPLIED_SHARE * n
+        )
         matcher.idf = {c: math.log(1 + n / len(ids)) for c, ids in matcher.postings.items()}
         matcher.max_idf = max(matcher.idf.values(), default=1.0)
         vocabulary = language.surface_words() | frequency.keys()
@@ -452,9 +461,14 @@ class Matcher:
         numbers_missing = bool(analysis.numbers - entry.numbers)
         if numbers_missing:
             score *= 0.45  # a figure or year the fact does not contain: another event
-        names_missing = sum(1 for c in concepts if c in self.names and c not in entry.concepts)
+        # A party the fact does not mention at all; but the dispute's own party, named in
+        # most facts, goes without saying ("who mediated the Kaiser talks?").
+        implied = self.implied
+        names_missing = sum(
+            1 for c in concepts if c in self.names and c not in entry.concepts and c not in implied
+        )
         if names_missing:
-            score *= 0.7  # a party the fact does not mention at all
+            score *= 0.7
         # "Who is the WGA president?" against a fact about the AMPTP's president: the fact
         # names another main party, not the one asked about.
         other_side = any(c in self.sides and c not in entry.concepts for c in concepts) and any(
