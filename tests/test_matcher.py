@@ -192,3 +192,9 @@ def test_the_disputes_own_party_goes_without_saying():
     # Kaiser, named in most facts, is implied; California is a place, not the other side.
     assert matches[0].features["names_missing"] == 0
     assert matches[0].features["other_side"] == 0
+
+
+def test_how_big_asks_for_a_figure():
+    matcher = _pack_matcher("The union asked for 2% of streaming revenue.")
+    expects = matcher.analyse("how big a cut of streaming revenue was the union asking for").expects
+    assert any("#number" in wanted for wanted in expects)
