@@ -198,3 +198,22 @@ def test_how_big_asks_for_a_figure():
     matcher = _pack_matcher("The union asked for 2% of streaming revenue.")
     expects = matcher.analyse("how big a cut of streaming revenue was the union asking for").expects
     assert any("#number" in wanted for wanted in expects)
+
+
+def test_a_question_about_what_lies_ahead_needs_a_fact_about_the_future():
+    matcher = _pack_matcher(
+        "In August 2023 the negotiators met, but the two sides came away without an agreement.",
+        "The strike began on 2 May 2023 after talks broke down.",
+    )
+    for question in (
+        "when will the strike end?",
+        "when's the strike gonna end",
+        "when is the next meeting",
+    ):
+        assert matcher.analyse(question).future, question
+    assert not matcher.analyse("when did the strike start").future
+    _, matches = matcher.match("when is the next bargaining session")
+    assert all(m.score < 0.5 for m in matches)  # past meetings do not say when the next is
+    ahead = _pack_matcher("Talks are scheduled to resume with a mediator on 12 September.")
+    _, matches = ahead.match("when is the next bargaining session")
+    assert matches[0].features["future_missing"] == 0

@@ -44,6 +44,7 @@ GENERIC_WEIGHT = 0.3
 UNKNOWN_WEIGHT = 0.8  # times the highest idf: a word no fact uses weighs more than any other
 UNKNOWN_PENALTY = 0.2
 ANSWER_TYPE_PENALTY = 0.7
+FUTURE_PENALTY = 0.5
 COUNT_PENALTY = 0.45
 SUBJECT_PENALTY = 0.7
 SIDE_PENALTY = 0.7
@@ -70,6 +71,7 @@ class Analysis:
     counts: tuple[str, ...] | None = None  # "how many members": what a figure may count
     wants_name: bool = False  # "who ...?", "what's the name of ...": a name must answer
     timeline: bool = False  # "how has the offer changed?": the topic's facts in date order
+    future: bool = False  # "when will the strike end?": a fact must say what lies ahead
 
     @property
     def empty(self) -> bool:
@@ -367,6 +369,7 @@ class Matcher:
             counts=counts,
             wants_name=bool(_NAME_CUES.intersection(fixed[:4])) or "name" in fixed,
             timeline=lang.wants_timeline(fixed),
+            future=_asks_future(raw),
         )
 
     # --- candidates and scores -----------------------------------------------------------
@@ -494,6 +497,11 @@ class Matcher:
         name_missing = analysis.wants_name and not (entry.names - set(concepts))
         if name_missing:
             score *= ANSWER_TYPE_PENALTY
+        # "When will the strike end?", "when is the next session?": a fact telling of the past
+        # (talks that ended without a deal) does not say when.
+        future_missing = analysis.future and entry.markers.isdisjoint(_FUTURE_MARKERS)
+        if future_missing:
+            score *= FUTURE_PENALTY
         count_missing = bool(analysis.counts) and entry.counted.isdisjoint(analysis.counts)
         if count_missing:
             score *= COUNT_PENALTY  # "how many members" but no figure of members
@@ -528,6 +536,7 @@ class Matcher:
             "subjects_missing": float(min(subjects_missing, 2)),
             "count_missing": float(count_missing),
             "name_missing": float(name_missing),
+            "future_missing": float(future_missing),
             "unknown": unknown,
             "evidence": min(evidence / self.max_idf, 3.0),
             "lacking": lacking / self.max_idf,
@@ -619,6 +628,26 @@ _CALENDAR = frozenset(
     ]
 )
 _NAME_CUES = frozenset(("who", "whom", "whose"))
+# After "when": the question asks what lies ahead ("when will", "when's it gonna", "when is
+# the next"). A fact answers it only if it tells of the future in one of these words.
+_FUTURE_CUES = frozenset(("will", "ll", "gonna", "next", "upcoming"))
+_FUTURE_MARKERS = frozenset(
+    (
+        *("will", "next", "upcoming", "scheduled", "planned", "plans", "expected", "expects"),
+        *("until", "due", "resume", "resumes", "deadline", "soon", "later", "future"),
+        *("tomorrow", "set"),
+    )
+)
+
+
+def _asks_future(toks: list[str]) -> bool:
+    """True for "when will ...?", "when's the strike gonna end", "when is the next ...?"."""
+    if "when" not in toks[:3]:
+        return False
+    after = toks[toks.index("when") + 1 :]
+    return bool(_FUTURE_CUES.intersection(after)) or _contains(tuple(after), ("going", "to"))
+
+
 NAME_SHARE = 0.8  # of a word's uses capitalised mid-sentence, for it to be a name
 
 
