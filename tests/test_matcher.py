@@ -217,3 +217,25 @@ def test_a_question_about_what_lies_ahead_needs_a_fact_about_the_future():
     ahead = _pack_matcher("Talks are scheduled to resume with a mediator on 12 September.")
     _, matches = ahead.match("when is the next bargaining session")
     assert matches[0].features["future_missing"] == 0
+
+
+def test_how_much_wants_a_sum_or_a_share_not_any_figure():
+    matcher = _pack_matcher(
+        "Writers' pay tied to viewing figures was pushed off for three years.",
+        "The studios offered writers a 5% pay raise.",
+        "The new contract is worth $1 billion to writers.",
+    )
+    _, matches = matcher.match("how much pay do writers get")
+    missing = {m.fact.id: m.features["type_missing"] for m in matches}
+    assert missing == {"f0": 1, "f1": 0, "f2": 0}  # "three years" is a figure, not an amount
+
+
+def test_an_unknown_word_that_is_also_a_verb_weighs_less_than_an_unknown_noun():
+    matcher = _pack_matcher(
+        "Patients were told that some labs had closed on the second day.",
+        "Patients could still visit hospitals and urgent care.",
+        "The strike lasted three days.",
+    )
+    verb = matcher.analyse("where can patients check which labs are closed").weights["check"]
+    noun = matcher.analyse("what was the picket slogan of the labs").weights["slogan"]
+    assert verb < noun  # "check" is likely a paraphrase; "slogan" another subject

@@ -114,3 +114,10 @@ def spelled(token: str) -> str | None:
             if best is None or rank < best[0]:
                 best = (rank, word)
     return best[1] if best else None
+
+
+@functools.lru_cache(maxsize=20_000)
+def not_only_noun(word: str) -> bool:
+    """True when English uses `word` as a verb, adjective or adverb too ("check", "name",
+    "average"), not only as a noun ("slogan", "teamster")."""
+    return not set(getAllLemmas(word)).issubset(("NOUN", "PROPN"))

@@ -22,7 +22,7 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
 from bot.core.bulk import paused_gc
-from bot.core.english import is_noun, is_word, rarity, spelled
+from bot.core.english import is_noun, is_word, not_only_noun, rarity, spelled
 from bot.core.language import Language, answer_markers, counted, is_number, stem, tokens
 from bot.core.models import Fact, Topic
 
@@ -43,6 +43,7 @@ RESCORED = 300  # leaders a common concept re-ranks
 GENERIC_WEIGHT = 0.3
 UNKNOWN_WEIGHT = 0.8  # times the highest idf: a word no fact uses weighs more than any other
 UNKNOWN_PENALTY = 0.2
+PARAPHRASE_SHARE = 0.5  # of an unknown word's weight, when it is likely a paraphrase
 ANSWER_TYPE_PENALTY = 0.7
 FUTURE_PENALTY = 0.5
 COUNT_PENALTY = 0.45
@@ -151,6 +152,8 @@ class Matcher:
             text_concepts, parts = split(text_tokens)
             in_text = {*text_concepts, *parts}
             markers = answer_markers(text_tokens, text_concepts)
+            if "#number" in markers and _CURRENCY.search(fact.text):
+                markers.add("#amount")
             # The other texts go through in one piece, kept apart by a separator word (no
             # phrase spans it): a third of the calls, which is what indexing time is made of.
             description = topic.description if topic else ""
@@ -334,6 +337,15 @@ class Matcher:
             if concept in corrected.values():
                 weight *= 0.9
             weights[concept] = weight
+        # An English word the facts do not use that is a verb or an adjective too, on its
+        # own, is often a paraphrase ("where can patients check ...", "the raise schedule");
+        # a noun only ("slogan"), or several unknown words in a row ("video game voice
+        # actors"), name another subject.
+        for pos, concept in enumerate(concepts):
+            if concept in unknown and not_only_noun(concept):
+                near = concepts[max(0, pos - 1) : pos] + concepts[pos + 1 : pos + 2]
+                if not any(c in unknown for c in near):
+                    weights[concept] *= PARAPHRASE_SHARE
         if len(unknown) > 1:
             # Context around a question ("honestly lost count lol") should not drown it: the
             # unknown words together weigh as much as sqrt(n) of them, not n.
@@ -628,6 +640,7 @@ _CALENDAR = frozenset(
     ]
 )
 _NAME_CUES = frozenset(("who", "whom", "whose"))
+_CURRENCY = re.compile(r"[$€£¥]\s?\d")
 # After "when": the question asks what lies ahead ("when will", "when's it gonna", "when is
 # the next"). A fact answers it only if it tells of the future in one of these words.
 _FUTURE_CUES = frozenset(("will", "ll", "gonna", "next", "upcoming"))
