@@ -239,3 +239,10 @@ def test_an_unknown_word_that_is_also_a_verb_weighs_less_than_an_unknown_noun():
     verb = matcher.analyse("where can patients check which labs are closed").weights["check"]
     noun = matcher.analyse("what was the picket slogan of the labs").weights["slogan"]
     assert verb < noun  # "check" is likely a paraphrase; "slogan" another subject
+
+
+def test_a_schedule_of_raises_is_not_about_working_hours():
+    matcher = _pack_matcher(
+        "Under the deal, minimums rise 7% now, 4% in July 2024 and 3.5% in 2025."
+    )
+    assert "hours" not in matcher.analyse("whats the raise schedule in the deal").concepts
