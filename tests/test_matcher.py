@@ -246,3 +246,14 @@ def test_a_schedule_of_raises_is_not_about_working_hours():
         "Under the deal, minimums rise 7% now, 4% in July 2024 and 3.5% in 2025."
     )
     assert "hours" not in matcher.analyse("whats the raise schedule in the deal").concepts
+
+
+def test_a_contract_that_ran_out_expired():
+    matcher = _pack_matcher(
+        "The previous contract between the company and the unions ran out on 30 September.",
+        "The new agreement lasts four years and runs until September 2027.",
+    )
+    _, matches = matcher.match("when did the old contract expire")
+    assert matches[0].fact.id == "f0"
+    _, matches = matcher.match("when did the old contract run out")
+    assert matches[0].fact.id == "f0"
