@@ -257,3 +257,14 @@ def test_a_contract_that_ran_out_expired():
     assert matches[0].fact.id == "f0"
     _, matches = matcher.match("when did the old contract run out")
     assert matches[0].fact.id == "f0"
+
+
+def test_talks_that_pick_back_up_resume():
+    matcher = _pack_matcher(
+        "The unions said they were still committed to winning better pay after the strike.",
+        "After the strike, the next bargaining session was set for Thursday 12 October.",
+    )
+    concepts = matcher.analyse("when were talks supposed to pick back up").concepts
+    assert "resume" in concepts
+    _, matches = matcher.match("when were talks supposed to pick back up")
+    assert matches[0].fact.id == "f1"
