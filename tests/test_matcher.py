@@ -268,3 +268,14 @@ def test_talks_that_pick_back_up_resume():
     assert "resume" in concepts
     _, matches = matcher.match("when were talks supposed to pick back up")
     assert matches[0].fact.id == "f1"
+
+
+def test_a_span_of_time_in_a_fact_answers_how_many_days():
+    matcher = _pack_matcher(
+        "The unions said they could serve a new 10-day strike notice on Saturday.",
+        "The strike started on Wednesday and workers went back on Saturday.",
+        "More workers joined the picket lines on the second day.",
+    )
+    _, matches = matcher.match("how many days notice?")
+    assert matches[0].fact.id == "f0"
+    assert matches[0].features["subjects_missing"] == 0  # "10-day" says how many days

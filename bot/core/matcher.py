@@ -212,6 +212,14 @@ class Matcher:
         )
         matcher.idf = {c: math.log(1 + n / len(ids)) for c, ids in matcher.postings.items()}
         matcher.max_idf = max(matcher.idf.values(), default=1.0)
+        if "duration" in language.subjects:
+            # "A 10-day notice" tells how many days, though not in the words of the question
+            # ("how many days notice?"); it is not indexed under them, so weights stay put.
+            spans = [e for e in matcher.entries if "#duration" in e.markers]
+            for entry in spans:
+                entry.concepts = entry.concepts | {"duration"}
+            if spans and "duration" not in matcher.idf:
+                matcher.idf["duration"] = math.log(1 + n / len(spans))
         vocabulary = language.surface_words() | frequency.keys()
         matcher.vocabulary = {w for w in vocabulary if w and not is_number(w)}
         matcher.frequency = dict(frequency)
