@@ -142,3 +142,140 @@ def test_a_question_after_some_context_is_still_found(bot):
     )
     answer = bot.answer(text)
     assert answer.answered and "offer-pay" in answer.fact_ids
+
+
+def _pack_matcher(*texts: str) -> Matcher:
+    """A matcher over a few facts of a pack, with only the general language."""
+    from bot.store.pack_files import general_language
+
+    day = __import__("datetime").date(2023, 10, 1)
+    facts = [Fact(f"f{i}", text, f"t{i}", day, "s") for i, text in enumerate(texts)]
+    return Matcher.build(general_language(), facts)
+
+
+def test_how_many_counts_the_words_before_the_verb():
+    matcher = _pack_matcher(
+        "Kaiser and the unions kept bargaining over the weekend, but the talks stalled.",
+        "The coalition is a group of eight labor unions negotiating jointly with Kaiser.",
+    )
+    counts = matcher.analyse("how many unions are bargaining with kaiser").counts
+    assert counts is not None and "union" in counts
+    assert "talks" not in counts  # "bargaining" is what they do, not what is counted
+
+
+def test_a_typo_of_vowels_is_repaired():
+    matcher = _pack_matcher("The studios offered a 5% raise.")
+    assert matcher.analyse("wat did the studoes offer").corrected == {"studoes": "studios"}
+
+
+def test_a_typo_of_a_word_the_facts_lack_is_read_as_english():
+    matcher = _pack_matcher("Another strike could have started on 1 November 2023.")
+    analysis = matcher.analyse("what date was the second strike threatend for")
+    assert analysis.corrected == {"threatend": "threatened"}
+    assert "threaten" not in analysis.unknown  # an everyday verb, not an unknown subject
+
+
+def test_the_disputes_own_party_goes_without_saying():
+    matcher = _pack_matcher(
+        "Kaiser offered a 21% raise over four years.",
+        "Kaiser and the unions kept bargaining over the weekend.",
+        "Kaiser said it was optimistic about a deal.",
+        "Kaiser brought in replacement staff.",
+        "Kaiser reported profits of $24 billion.",
+        "Kaiser welcomed the strikers back.",
+        "Picket lines were set up in California and Oregon.",
+        "The strike reached Kaiser facilities in California.",
+        "Acting Labor Secretary Julie Su came to California to mediate the final negotiations.",
+    )
+    _, matches = matcher.match("who mediated the kaiser talks")
+    assert matches[0].fact.id == "f8"
+    # Kaiser, named in most facts, is implied; California is a place, not the other side.
+    assert matches[0].features["names_missing"] == 0
+    assert matches[0].features["other_side"] == 0
+
+
+def test_how_big_asks_for_a_figure():
+    matcher = _pack_matcher("The union asked for 2% of streaming revenue.")
+    expects = matcher.analyse("how big a cut of streaming revenue was the union asking for").expects
+    assert any("#number" in wanted for wanted in expects)
+
+
+def test_a_question_about_what_lies_ahead_needs_a_fact_about_the_future():
+    matcher = _pack_matcher(
+        "In August 2023 the negotiators met, but the two sides came away without an agreement.",
+        "The strike began on 2 May 2023 after talks broke down.",
+    )
+    for question in (
+        "when will the strike end?",
+        "when's the strike gonna end",
+        "when is the next meeting",
+    ):
+        assert matcher.analyse(question).future, question
+    assert not matcher.analyse("when did the strike start").future
+    _, matches = matcher.match("when is the next bargaining session")
+    assert all(m.score < 0.5 for m in matches)  # past meetings do not say when the next is
+    ahead = _pack_matcher("Talks are scheduled to resume with a mediator on 12 September.")
+    _, matches = ahead.match("when is the next bargaining session")
+    assert matches[0].features["future_missing"] == 0
+
+
+def test_how_much_wants_a_sum_or_a_share_not_any_figure():
+    matcher = _pack_matcher(
+        "Writers' pay tied to viewing figures was pushed off for three years.",
+        "The studios offered writers a 5% pay raise.",
+        "The new contract is worth $1 billion to writers.",
+    )
+    _, matches = matcher.match("how much pay do writers get")
+    missing = {m.fact.id: m.features["type_missing"] for m in matches}
+    assert missing == {"f0": 1, "f1": 0, "f2": 0}  # "three years" is a figure, not an amount
+
+
+def test_an_unknown_word_that_is_also_a_verb_weighs_less_than_an_unknown_noun():
+    matcher = _pack_matcher(
+        "Patients were told that some labs had closed on the second day.",
+        "Patients could still visit hospitals and urgent care.",
+        "The strike lasted three days.",
+    )
+    verb = matcher.analyse("where can patients check which labs are closed").weights["check"]
+    noun = matcher.analyse("what was the picket slogan of the labs").weights["slogan"]
+    assert verb < noun  # "check" is likely a paraphrase; "slogan" another subject
+
+
+def test_a_schedule_of_raises_is_not_about_working_hours():
+    matcher = _pack_matcher(
+        "Under the deal, minimums rise 7% now, 4% in July 2024 and 3.5% in 2025."
+    )
+    assert "hours" not in matcher.analyse("whats the raise schedule in the deal").concepts
+
+
+def test_a_contract_that_ran_out_expired():
+    matcher = _pack_matcher(
+        "The previous contract between the company and the unions ran out on 30 September.",
+        "The new agreement lasts four years and runs until September 2027.",
+    )
+    _, matches = matcher.match("when did the old contract expire")
+    assert matches[0].fact.id == "f0"
+    _, matches = matcher.match("when did the old contract run out")
+    assert matches[0].fact.id == "f0"
+
+
+def test_talks_that_pick_back_up_resume():
+    matcher = _pack_matcher(
+        "The unions said they were still committed to winning better pay after the strike.",
+        "After the strike, the next bargaining session was set for Thursday 12 October.",
+    )
+    concepts = matcher.analyse("when were talks supposed to pick back up").concepts
+    assert "resume" in concepts
+    _, matches = matcher.match("when were talks supposed to pick back up")
+    assert matches[0].fact.id == "f1"
+
+
+def test_a_span_of_time_in_a_fact_answers_how_many_days():
+    matcher = _pack_matcher(
+        "The unions said they could serve a new 10-day strike notice on Saturday.",
+        "The strike started on Wednesday and workers went back on Saturday.",
+        "More workers joined the picket lines on the second day.",
+    )
+    _, matches = matcher.match("how many days notice?")
+    assert matches[0].fact.id == "f0"
+    assert matches[0].features["subjects_missing"] == 0  # "10-day" says how many days

@@ -15,8 +15,7 @@ from bot.render.text import human_date, render_plain
 
 MAX_STATEMENTS = 3
 AMBIGUITY_MARGIN = 0.04  # facts this close are equally good answers: the headline leads
-NEAR_MARGIN = 0.12  # ... this close, and as close in wording, also answered beside the best
-NEAR_FUZZY = 0.15
+NEAR_MARGIN = 0.12  # ... this close: also answered beside the best
 
 
 @dataclass(slots=True)
@@ -222,10 +221,7 @@ class Composer:
         for m in ranked[1:]:
             if len(topics) >= MAX_STATEMENTS or m.fact.topic in topics:
                 continue
-            close = m.score >= self.min_confidence and (
-                m.score >= best.score - AMBIGUITY_MARGIN
-                or (m.score >= best.score - NEAR_MARGIN and m.fuzzy >= best.fuzzy - NEAR_FUZZY)
-            )
+            close = m.score >= self.min_confidence and m.score >= best.score - NEAR_MARGIN
             if close or self._adds_coverage(analysis, best, m):
                 topics.append(m.fact.topic)
         tied = all(

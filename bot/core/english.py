@@ -9,6 +9,8 @@ import importlib.resources
 import math
 
 from lemminflect import getAllLemmas
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
 
 _FREQUENCIES = "frequency_dictionary_en_82_765.txt"
 # Parts of speech whose base form keeps a word's meaning: "offers" -> "offer", "saying" ->
@@ -74,3 +76,48 @@ def is_noun(word: str) -> bool:
     """True when `word` can be a noun (or English does not know it: a name, a coinage)."""
     forms = getAllLemmas(word)
     return not forms or "NOUN" in forms or "PROPN" in forms
+
+
+@functools.cache
+def _buckets() -> dict[tuple[int, str], list[str]]:
+    """Real English words by (length, first letter) and (length, second letter)."""
+    out: dict[tuple[int, str], list[str]] = {}
+    for word, count in _counts().items():
+        if count >= RARE and word.isalpha():
+            out.setdefault((len(word), "1" + word[0]), []).append(word)
+            out.setdefault((len(word), "2" + word[1:2]), []).append(word)
+    return out
+
+
+@functools.lru_cache(maxsize=20_000)
+def spelled(token: str) -> str | None:
+    """The English word a misspelt token most likely is ("threatend" -> "threatened"), or
+    None: one letter off (two for long words), the most common such word first. Words of
+    up to four letters are left alone ("rns" is not "runs"), and so are the forms English
+    knows ("lumping")."""
+    size = len(token)
+    if size < 5 or not token.isalpha() or getAllLemmas(token):
+        return None
+    allowed = 1 if size <= 7 else 2
+    counts = _counts()
+    buckets = _buckets()
+    best: tuple[tuple[int, float], str] | None = None
+    for length in range(size - allowed, size + allowed + 1):
+        words = [
+            *buckets.get((length, "1" + token[0]), ()),
+            *buckets.get((length, "2" + token[1]), ()),
+        ]
+        for word, distance, _ in process.extract(
+            token, words, scorer=OSA.distance, score_cutoff=allowed, limit=None
+        ):
+            rank = (int(distance), -counts[word])
+            if best is None or rank < best[0]:
+                best = (rank, word)
+    return best[1] if best else None
+
+
+@functools.lru_cache(maxsize=20_000)
+def not_only_noun(word: str) -> bool:
+    """True when English uses `word` as a verb, adjective or adverb too ("check", "name",
+    "average"), not only as a noun ("slogan", "teamster")."""
+    return not set(getAllLemmas(word)).issubset(("NOUN", "PROPN"))

@@ -49,6 +49,11 @@ _UNITS = frozenset(
     ]
 )
 
+# Words that make a figure an amount of money or a share: "how much ...?" wants one.
+_AMOUNTS = frozenset(
+    ("percent", "dollars", "dollar", "cents", "million", "billion", "thousand", "bn", "usd")
+)
+
 
 def clean(text: str) -> str:
     """NFKC, no control or format characters, collapsed whitespace."""
@@ -125,7 +130,8 @@ def is_number(token: str) -> bool:
 
 def answer_markers(toks: list[str], concepts: list[str]) -> set[str]:
     """The words of a text plus `#number` / `#year` when it holds a figure or a year
-    (number words count: their concepts are figures)."""
+    (number words count: their concepts are figures), `#amount` when a figure is a sum or a
+    share ("$16 million", "21%"), `#duration` when it is a span of time."""
     marks = set(toks)
     marks.update(concepts)
     numbers = _FIGURE_RE.findall(" ".join(concepts))
@@ -133,6 +139,8 @@ def answer_markers(toks: list[str], concepts: list[str]) -> set[str]:
         marks.add("#number")
     if any(len(t) == 4 and t.isdigit() and 1900 <= int(t) <= 2100 for t in numbers):
         marks.add("#year")
+    if numbers and not _AMOUNTS.isdisjoint(toks):
+        marks.add("#amount")  # "21 percent", "$16 million", "300 dollars"
     if numbers and any(
         is_number(t) and _UNITS.intersection(seq[i + 1 : i + 3])
         for seq in (toks, concepts)

@@ -22,7 +22,7 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
 from bot.core.bulk import paused_gc
-from bot.core.english import is_noun, is_word, rarity
+from bot.core.english import is_noun, is_word, not_only_noun, rarity, spelled
 from bot.core.language import Language, answer_markers, counted, is_number, stem, tokens
 from bot.core.models import Fact, Topic
 
@@ -43,12 +43,16 @@ RESCORED = 300  # leaders a common concept re-ranks
 GENERIC_WEIGHT = 0.3
 UNKNOWN_WEIGHT = 0.8  # times the highest idf: a word no fact uses weighs more than any other
 UNKNOWN_PENALTY = 0.2
+PARAPHRASE_SHARE = 0.5  # of an unknown word's weight, when it is likely a paraphrase
 ANSWER_TYPE_PENALTY = 0.7
+FUTURE_PENALTY = 0.5
 COUNT_PENALTY = 0.45
 SUBJECT_PENALTY = 0.7
 SIDE_PENALTY = 0.7
 NAMING_BONUS = 1.05  # in the pre-filter, for a fact whose alias or label holds the concept
 SIDE_SHARE = 0.08  # of the facts that name a party, for it to be a main party
+IMPLIED_SHARE = 0.5  # of the facts naming a party, for a fact without it to imply it
+MAIN_SIDE = 0.5  # ... and of the facts naming the most named party
 COVERAGE_SHARE = 0.72
 COVERAGE_POWER = 1.5
 MIN_EVIDENCE = 1.2  # summed idf of matched concepts below which a match is too thin to trust
@@ -69,6 +73,7 @@ class Analysis:
     counts: tuple[str, ...] | None = None  # "how many members": what a figure may count
     wants_name: bool = False  # "who ...?", "what's the name of ...": a name must answer
     timeline: bool = False  # "how has the offer changed?": the topic's facts in date order
+    future: bool = False  # "when will the strike end?": a fact must say what lies ahead
 
     @property
     def empty(self) -> bool:
@@ -117,6 +122,7 @@ class Matcher:
     names: frozenset[str] = frozenset()  # the parties, people and places the facts name
     sides: frozenset[str] = frozenset()  # the names most facts mention: the main parties
     naming: dict[str, set[int]] = field(default_factory=dict)  # concept -> facts it names
+    implied: frozenset[str] = frozenset()  # names in most facts: the dispute's own party
     _repairs: dict[str, str | None] = field(default_factory=dict)
 
     @classmethod
@@ -148,6 +154,8 @@ class Matcher:
             text_concepts, parts = split(text_tokens)
             in_text = {*text_concepts, *parts}
             markers = answer_markers(text_tokens, text_concepts)
+            if "#number" in markers and _CURRENCY.search(fact.text):
+                markers.add("#amount")
             # The other texts go through in one piece, kept apart by a separator word (no
             # phrase spans it): a third of the calls, which is what indexing time is made of.
             description = topic.description if topic else ""
@@ -204,12 +212,26 @@ class Matcher:
             entry.names = entry.in_text & matcher.names
         n = max(len(matcher.entries), 1)
         matcher.postings = {c: strong.get(c, []) + weak.get(c, []) for c in strong.keys() | weak}
-        often = max(3.0, SIDE_SHARE * n)
+        # The parties of a dispute are named about as often as each other; a place or a person
+        # named in a few facts ("California") is not one.
+        most = max((len(matcher.postings.get(c, ())) for c in matcher.names), default=0)
+        often = max(3.0, SIDE_SHARE * n, MAIN_SIDE * most)
         matcher.sides = frozenset(
             c for c in matcher.names if len(matcher.postings.get(c, ())) >= often
         ) | frozenset(language.roles)
+        matcher.implied = frozenset(
+            c for c in matcher.names if len(matcher.postings.get(c, ())) >= IMPLIED_SHARE * n
+        )
         matcher.idf = {c: math.log(1 + n / len(ids)) for c, ids in matcher.postings.items()}
         matcher.max_idf = max(matcher.idf.values(), default=1.0)
+        if "duration" in language.subjects:
+            # "A 10-day notice" tells how many days, though not in the words of the question
+            # ("how many days notice?"); it is not indexed under them, so weights stay put.
+            spans = [e for e in matcher.entries if "#duration" in e.markers]
+            for entry in spans:
+                entry.concepts = entry.concepts | {"duration"}
+            if spans and "duration" not in matcher.idf:
+                matcher.idf["duration"] = math.log(1 + n / len(spans))
         vocabulary = language.surface_words() | frequency.keys()
         matcher.vocabulary = {w for w in vocabulary if w and not is_number(w)}
         matcher.frequency = dict(frequency)
@@ -253,7 +275,9 @@ class Matcher:
         # Short words are easily real words of their own ("wait" is not "want"): up to four
         # letters only a missing letter or two swapped letters count as a typo.
         allowed = 1 if size <= 7 else 2  # "weather" is not a typo for "whether"
-        lengths = range(size, size + 2) if size <= 4 else range(size - allowed, size + allowed + 1)
+        # ... unless only vowels differ ("studoes" for "studios"): the consonants carry a word.
+        reach = 2 if 5 <= size <= 7 else allowed
+        lengths = range(size, size + 2) if size <= 4 else range(size - reach, size + reach + 1)
         best: tuple[tuple[float, int, bool], str] | None = None
         for length in lengths:
             words = [
@@ -263,9 +287,11 @@ class Matcher:
             if not words:
                 continue
             for word, distance, _ in process.extract(
-                token, words, scorer=OSA.distance, score_cutoff=allowed, limit=8
+                token, words, scorer=OSA.distance, score_cutoff=reach, limit=8
             ):
                 if size <= 4 and not _insertion_or_swap(token, word):
+                    continue
+                if distance > allowed and _consonants(word) != _consonants(token):
                     continue
                 if word in self.language.ignorable and size > 4:
                     continue  # a long word is not a typo for a function word
@@ -293,7 +319,9 @@ class Matcher:
             if is_word(tok):  # a real word the knowledge does not use is not a typo
                 fixed.append(tok)
                 continue
-            repair = self._correct(tok)
+            # A typo of a word the knowledge lacks is still that word ("threatend"): weighed
+            # as English, not as an unknown subject.
+            repair = self._correct(tok) or spelled(tok)
             if repair:
                 corrected[tok] = repair
                 fixed.append(repair)
@@ -329,6 +357,15 @@ class Matcher:
             if concept in corrected.values():
                 weight *= 0.9
             weights[concept] = weight
+        # An English word the facts do not use that is a verb or an adjective too, on its
+        # own, is often a paraphrase ("where can patients check ...", "the raise schedule");
+        # a noun only ("slogan"), or several unknown words in a row ("video game voice
+        # actors"), name another subject.
+        for pos, concept in enumerate(concepts):
+            if concept in unknown and not_only_noun(concept):
+                near = concepts[max(0, pos - 1) : pos] + concepts[pos + 1 : pos + 2]
+                if not any(c in unknown for c in near):
+                    weights[concept] *= PARAPHRASE_SHARE
         if len(unknown) > 1:
             # Context around a question ("honestly lost count lol") should not drown it: the
             # unknown words together weigh as much as sqrt(n) of them, not n.
@@ -341,13 +378,16 @@ class Matcher:
             if fixed[i] == "how" and fixed[i + 1] == "many":
                 # "how many SEIU-UHW members": the figure counts one of the next words, but
                 # not a name; "how many people" fits any figure of people.
+                # What is counted ends at the first function word: "how many unions are
+                # bargaining" counts unions, not bargaining.
+                words = fixed[i + 2 : i + 5]
+                stop = next((j for j, w in enumerate(words) if w in lang.stopwords), len(words))
+                words = words[:stop]
                 following = [
-                    c
-                    for c in lang.concepts(fixed[i + 2 : i + 5])
-                    if c not in self.names and not is_number(c)
+                    c for c in lang.concepts(words) if c not in self.names and not is_number(c)
                 ]
                 if following and not any(c in lang.generic for c in following):
-                    counts = (*following, *map(stem, fixed[i + 2 : i + 5]))
+                    counts = (*following, *map(stem, words))
                 break
         return Analysis(
             concepts=concepts,
@@ -361,6 +401,7 @@ class Matcher:
             counts=counts,
             wants_name=bool(_NAME_CUES.intersection(fixed[:4])) or "name" in fixed,
             timeline=lang.wants_timeline(fixed),
+            future=_asks_future(raw),
         )
 
     # --- candidates and scores -----------------------------------------------------------
@@ -456,9 +497,14 @@ class Matcher:
         numbers_missing = bool(analysis.numbers - entry.numbers)
         if numbers_missing:
             score *= 0.45  # a figure or year the fact does not contain: another event
-        names_missing = sum(1 for c in concepts if c in self.names and c not in entry.concepts)
+        # A party the fact does not mention at all; but the dispute's own party, named in
+        # most facts, goes without saying ("who mediated the Kaiser talks?").
+        implied = self.implied
+        names_missing = sum(
+            1 for c in concepts if c in self.names and c not in entry.concepts and c not in implied
+        )
         if names_missing:
-            score *= 0.7  # a party the fact does not mention at all
+            score *= 0.7
         # "Who is the WGA president?" against a fact about the AMPTP's president: the fact
         # names another main party, not the one asked about.
         other_side = any(c in self.sides and c not in entry.concepts for c in concepts) and any(
@@ -484,6 +530,11 @@ class Matcher:
         name_missing = analysis.wants_name and not (entry.names - set(concepts))
         if name_missing:
             score *= ANSWER_TYPE_PENALTY
+        # "When will the strike end?", "when is the next session?": a fact telling of the past
+        # (talks that ended without a deal) does not say when.
+        future_missing = analysis.future and entry.markers.isdisjoint(_FUTURE_MARKERS)
+        if future_missing:
+            score *= FUTURE_PENALTY
         count_missing = bool(analysis.counts) and entry.counted.isdisjoint(analysis.counts)
         if count_missing:
             score *= COUNT_PENALTY  # "how many members" but no figure of members
@@ -518,6 +569,7 @@ class Matcher:
             "subjects_missing": float(min(subjects_missing, 2)),
             "count_missing": float(count_missing),
             "name_missing": float(name_missing),
+            "future_missing": float(future_missing),
             "unknown": unknown,
             "evidence": min(evidence / self.max_idf, 3.0),
             "lacking": lacking / self.max_idf,
@@ -571,6 +623,13 @@ def _insertion_or_swap(token: str, word: str) -> bool:
     return False
 
 
+def _consonants(word: str) -> str:
+    return word.translate(_VOWELS)
+
+
+_VOWELS = str.maketrans("", "", "aeiouy")
+
+
 def _contains(haystack: tuple[str, ...], needle: tuple[str, ...]) -> bool:
     size = len(needle)
     return any(haystack[i : i + size] == needle for i in range(len(haystack) - size + 1))
@@ -602,6 +661,27 @@ _CALENDAR = frozenset(
     ]
 )
 _NAME_CUES = frozenset(("who", "whom", "whose"))
+_CURRENCY = re.compile(r"[$€£¥]\s?\d")
+# After "when": the question asks what lies ahead ("when will", "when's it gonna", "when is
+# the next"). A fact answers it only if it tells of the future in one of these words.
+_FUTURE_CUES = frozenset(("will", "ll", "gonna", "next", "upcoming"))
+_FUTURE_MARKERS = frozenset(
+    (
+        *("will", "next", "upcoming", "scheduled", "planned", "plans", "expected", "expects"),
+        *("until", "due", "resume", "resumes", "deadline", "soon", "later", "future"),
+        *("tomorrow", "set"),
+    )
+)
+
+
+def _asks_future(toks: list[str]) -> bool:
+    """True for "when will ...?", "when's the strike gonna end", "when is the next ...?"."""
+    if "when" not in toks[:3]:
+        return False
+    after = toks[toks.index("when") + 1 :]
+    return bool(_FUTURE_CUES.intersection(after)) or _contains(tuple(after), ("going", "to"))
+
+
 NAME_SHARE = 0.8  # of a word's uses capitalised mid-sentence, for it to be a name
 
 
