@@ -159,14 +159,14 @@ def test_a_pack_gone_from_the_folder_stops_answering_but_keeps_its_facts(
 # --- each example pack, alone, on its blind questions ------------------------------------
 
 # Scored at first contact (before any change made for them; the engine as it was then) and
-# now: kaiser 36 -> 46, sag-aftra 43 -> 48 (both used for tuning since), ila-ports 40 -> 40,
+# now: kaiser 36 -> 54, sag-aftra 43 -> 52 (both used for tuning since), ila-ports 40 -> 42,
 # canada-post 46 -> 49 (never tuned on: changes came from the other packs). The floors keep
 # what was reached; see the README.
 FLOORS = {
     "kaiser-2023": 0.9,
     "sag-aftra-2023": 0.86,
-    "ila-ports-2024": 0.63,
-    "canada-post-2024": 0.78,
+    "ila-ports-2024": 0.68,
+    "canada-post-2024": 0.8,
 }
 
 
