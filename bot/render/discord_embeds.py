@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING, Any
 from bot.core.limits import NOTICE_KINDS, REPEAT
 from bot.core.models import Answer, Citation, Fact, Source
 from bot.core.packs import local
-from bot.render.text import EARLIER_ABOVE, EARLIER_LINK, REFUSAL, delivery_problem, human_date
+from bot.render.text import (
+    EARLIER_ABOVE,
+    EARLIER_LINK,
+    REFUSAL,
+    answer_notes,
+    delivery_problem,
+    human_date,
+)
 
 if TYPE_CHECKING:
     from bot.core.report import Report
@@ -285,11 +292,7 @@ def answer_embed(answer: Answer) -> dict[str, Any]:
     footer = _footer(answer)
     if footer:
         embed["footer"] = footer
-    notes = []
-    if answer.dispute:
-        notes.append(f"About: {answer.dispute}")
-    if answer.understood:
-        notes.append(f"Reading that as: {answer.understood}")
+    notes = answer_notes(answer)
     if notes:
         # An author line is plain text on Discord: no mention or link can form in it.
         embed["author"] = {"name": truncate(" · ".join(notes), AUTHOR_MAX)}

@@ -22,7 +22,14 @@ from bot.core.report import Report
 from bot.core.review import ReviewItem
 from bot.core.slash_commands import ADMIN_HELP, STRIKE_HELP
 from bot.core.updates import Subscription
-from bot.render.text import EARLIER_ABOVE, EARLIER_LINK, REFUSAL, delivery_problem, human_date
+from bot.render.text import (
+    EARLIER_ABOVE,
+    EARLIER_LINK,
+    REFUSAL,
+    answer_notes,
+    delivery_problem,
+    human_date,
+)
 
 Block = dict[str, Any]
 Message = dict[str, Any]
@@ -316,13 +323,9 @@ def answer_blocks(
         head.append(context([plain(f"You asked: {echo}")]))
     if answer.kind in NOTICE_KINDS:
         return head + _notice_blocks(answer)
-    notes = []
-    if answer.understood:
-        notes.append(f"Reading that as: {escape(truncate(answer.understood, QUESTION_ECHO_LIMIT))}")
-    if answer.dispute:
-        notes.append(f"About: {escape(truncate(answer.dispute, QUESTION_ECHO_LIMIT))}")
+    notes = answer_notes(answer)
     if notes:
-        head.append(context([plain(" · ".join(notes))]))
+        head.append(context([plain(escape(truncate(" · ".join(notes), 2 * QUESTION_ECHO_LIMIT)))]))
     foot: list[Block] = []
     if feedback and answer.answered and answer.log_id is not None:
         foot.append(feedback_block(answer.log_id))

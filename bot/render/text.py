@@ -39,6 +39,17 @@ def statement_lines(answer: Answer, *, bullets: bool) -> list[str]:
     return lines
 
 
+def answer_notes(answer: Answer) -> list[str]:
+    """What the chat renderers say above an answer (unescaped): how a follow-up was read and
+    which dispute the answer is about, when the bot answers for several."""
+    notes = []
+    if answer.understood:
+        notes.append(f"Reading that as: {answer.understood}")
+    if answer.dispute:
+        notes.append(f"About: {answer.dispute}")
+    return notes
+
+
 def notice_text(answer: Answer) -> str:
     """A limits notice (slow down, repeat) as plain text; a repeat ends with its link, or
     says to scroll up when the adapter did not record one."""
