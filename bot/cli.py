@@ -31,7 +31,7 @@ from bot.render.text import delivery_problem, human_date
 from bot.runtime.build import build_bot
 from bot.runtime.knowledge_check import NoFacts, require_facts
 from bot.runtime.logs import configure_logging
-from bot.settings import Settings
+from bot.settings import Settings, bundled_knowledge_dir
 from bot.store import backup as backups
 from bot.store.db import NotFound, Store, StoreError, fact_json
 from bot.store.knowledge_files import KnowledgeError, write_text_atomic
@@ -879,13 +879,22 @@ def packs_show(app: App, pack_id: str, as_json: bool) -> None:
 
 
 @packs.command("add")
-@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.argument("path", type=click.Path(path_type=Path))
 @click.option("--by", help="Who adds it (for the audit log); default: your user name.")
 @pass_app
 @guarded
 def packs_add(app: App, path: Path, by: str | None) -> None:
     """Add a pack from its folder (pack.yaml, topics.yaml, *.facts.yaml) or one *.pack.yaml
     file (pack:, topics:, sources:, facts:): all or nothing."""
+    if not path.exists():
+        example = app.settings.knowledge_dir / "examples" / path.name
+        bundled = bundled_knowledge_dir() / "examples" / path.name
+        found = next((p for p in (example, bundled) if p.is_dir()), None)
+        if found is None:
+            raise Failure(
+                f"No pack folder or file at {path} (nor an example pack of that name).", EXIT_USAGE
+            )
+        path = found
     pack, counts = PackAdmin(app.admin).add(_actor(by), path)
     click.echo(
         f"pack {pack.id}: {counts['added']} added, {counts['updated']} updated, "
