@@ -60,6 +60,8 @@ TABLES = (
     "subscriptions",
     "status_updates",
     "deliveries",
+    "channel_packs",
+    "packs",
 )
 
 # Arguments after the subcommand; {fid} is an active fact, {gone} a retracted one, {cid} a
@@ -67,6 +69,7 @@ TABLES = (
 ODD_ARGUMENTS = [
     "",
     "help",
+    "wga-2023",  # a pack in use: `pack wga-2023` would bind the channel
     "{fid} {gone} {cid} and some extra words the command does not take",
     "{fid} grève ✊🏽 ünïcödé 罷工 ‮{gone}",
     "{fid}'; DROP TABLE facts; -- ",
@@ -344,11 +347,13 @@ def discord_options(sub: str, text: str, ids: dict[str, Any]) -> dict[str, Any]:
         return {"title": text[:300], "published": PUBLISHED, "url": "https://example.org/" + text}
     if sub == "report":
         return {"days": 365}
+    if sub == "pack":  # a pack in use, `none`, and the odd texts
+        return {"id": {"help": "wga-2023", "x" * 100: "none"}.get(text, text[:63] or None)}
     return {}
 
 
 DISCORD_ADMIN_SUBS = ["add", "retract", "restore", "audit", "unanswered", "article", "review"]
-DISCORD_ADMIN_SUBS += ["due", "report"]
+DISCORD_ADMIN_SUBS += ["due", "report", "pack"]
 
 
 async def refused_privately(fake: FakeDiscord, interaction: dict[str, Any]) -> str:

@@ -121,6 +121,9 @@ def answers(draw: st.DrawFn) -> Answer:
         log_id=draw(st.none() | st.integers(1, 10**18 - 1)),
     )
     if answered:
+        # Which dispute (a pack's name, typed by admins) and how a follow-up was read.
+        answer.dispute = draw(st.none() | short_typed | typed)
+        answer.understood = draw(st.none() | short_typed | typed)
         answer.statements = draw(st.lists(statements(text), min_size=1, max_size=count))
         answer.citations = draw(st.lists(citations, min_size=1, max_size=count))
         answer.as_of = max(s.fact.as_of for s in answer.statements)

@@ -294,8 +294,8 @@ def answer_embed(answer: Answer) -> dict[str, Any]:
         embed["footer"] = footer
     notes = answer_notes(answer)
     if notes:
-        # An author line is plain text on Discord: no mention or link can form in it.
-        embed["author"] = {"name": truncate(" · ".join(notes), AUTHOR_MAX)}
+        # Neutralised like every text here, though an author line forms no mention.
+        embed["author"] = {"name": truncate(neutralise(" · ".join(notes)), AUTHOR_MAX)}
     return fit(embed)
 
 
