@@ -279,3 +279,17 @@ def test_a_span_of_time_in_a_fact_answers_how_many_days():
     _, matches = matcher.match("how many days notice?")
     assert matches[0].fact.id == "f0"
     assert matches[0].features["subjects_missing"] == 0  # "10-day" says how many days
+
+
+def test_an_english_word_capitalised_once_in_a_title_is_not_a_name():
+    matcher = _pack_matcher(
+        "The union's film and television contracts were due to expire on 30 June 2023.",
+        "The union's TV/Theatrical Negotiating Committee approved the tentative agreement.",
+        "Studio chiefs met Netflix and Disney at the table; Netflix later walked away.",
+        "The strike halted most tv and film production.",
+    )
+    assert "theatrical" not in matcher.names
+    assert "netflix" in matcher.names
+    _, matches = matcher.match("when did the old tv/theatrical contracts expire")
+    expiry = next(m for m in matches if m.fact.id == "f0")
+    assert expiry.features["names_missing"] == 0  # no party is missing from it

@@ -705,6 +705,8 @@ def names_in(texts: Iterable[str], language: Language) -> frozenset[str]:
     found = set()
     for low, count in capital.items():
         if count >= NAME_SHARE * seen[low] and low not in _CALENDAR and len(low) > 1:
+            if count == 1 and is_word(low) and not_only_noun(low):
+                continue  # once, in a title ("the TV/Theatrical Committee"): not a name
             concept = language.concepts([low])
             if concept and concept[0] not in language.subjects:
                 found.add(concept[0])
