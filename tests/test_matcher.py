@@ -293,3 +293,17 @@ def test_an_english_word_capitalised_once_in_a_title_is_not_a_name():
     _, matches = matcher.match("when did the old tv/theatrical contracts expire")
     expiry = next(m for m in matches if m.fact.id == "f0")
     assert expiry.features["names_missing"] == 0  # no party is missing from it
+
+
+def test_a_leading_clause_of_time_only_sets_the_scene():
+    matcher = _pack_matcher(
+        "After the walkout, talks were set to resume on Thursday 12 October.",
+        "The strike ended on Saturday morning as planned.",
+        "The union and the employer traded proposals over the weekend.",
+    )
+    analysis = matcher.analyse("after the strike ended when were talks supposed to resume")
+    assert "end" in analysis.setting and "talks" not in analysis.setting
+    _, matches = matcher.match("after the strike ended when were talks supposed to resume")
+    session = next(m for m in matches if m.fact.id == "f0")
+    assert session.features["subjects_missing"] == 0  # "ended" is the scene, not the subject
+    assert matcher.analyse("when did the strike end").setting == frozenset()

@@ -74,6 +74,7 @@ class Analysis:
     wants_name: bool = False  # "who ...?", "what's the name of ...": a name must answer
     timeline: bool = False  # "how has the offer changed?": the topic's facts in date order
     future: bool = False  # "when will the strike end?": a fact must say what lies ahead
+    setting: frozenset[str] = frozenset()  # "after the strike ended, when ...": only context
 
     @property
     def empty(self) -> bool:
@@ -390,6 +391,7 @@ class Matcher:
                     counts = (*following, *map(stem, words))
                 break
         return Analysis(
+            setting=self._setting(fixed),
             concepts=concepts,
             weights=weights,
             numbers=frozenset(c for c in concepts if is_number(c)),
@@ -403,6 +405,17 @@ class Matcher:
             timeline=lang.wants_timeline(fixed),
             future=_asks_future(raw),
         )
+
+    def _setting(self, fixed: list[str]) -> frozenset[str]:
+        """The subjects of a leading clause of time ("after the strike ended, when were
+        talks to resume?"): they set the scene, so a fact need not repeat them."""
+        if not fixed or fixed[0] not in _SETTING_WORDS:
+            return frozenset()
+        end = next((i for i, w in enumerate(fixed) if w in _CLAUSE_QUESTION), None)
+        if end is None or end < 2:
+            return frozenset()
+        lang = self.language
+        return frozenset(lang.concepts(fixed[1:end])) - set(lang.concepts(fixed[end:]))
 
     # --- candidates and scores -----------------------------------------------------------
 
@@ -521,6 +534,7 @@ class Matcher:
                 for c in concepts
                 if c in lang.subjects
                 and c not in entry.concepts
+                and c not in analysis.setting
                 and c not in lang.generic
                 and not is_number(c)
             )
@@ -682,6 +696,8 @@ def _asks_future(toks: list[str]) -> bool:
     return bool(_FUTURE_CUES.intersection(after)) or _contains(tuple(after), ("going", "to"))
 
 
+_SETTING_WORDS = frozenset({"after", "before", "once", "since", "during"})
+_CLAUSE_QUESTION = frozenset({"when", "what", "whats", "who", "which", "how", "where", "why"})
 NAME_SHARE = 0.8  # of a word's uses capitalised mid-sentence, for it to be a name
 
 
