@@ -307,3 +307,16 @@ def test_a_leading_clause_of_time_only_sets_the_scene():
     session = next(m for m in matches if m.fact.id == "f0")
     assert session.features["subjects_missing"] == 0  # "ended" is the scene, not the subject
     assert matcher.analyse("when did the strike end").setting == frozenset()
+
+
+def test_the_name_of_a_role_is_a_person_not_an_organisation():
+    matcher = _pack_matcher(
+        "SEIU-UHW says Acme's chief executive received more than $16 million in pay in 2021.",
+        "Acme offered a 21% raise over four years.",
+        "Acme and the unions kept bargaining over the weekend.",
+    )
+    assert "seiu" in matcher.acronyms and "acme" not in matcher.acronyms
+    _, matches = matcher.match("what's the name of acme's ceo, the one who got paid $16 million")
+    pay = next(m for m in matches if m.fact.id == "f0")
+    assert pay.features["name_missing"] == 1  # "SEIU-UHW" is who says so, not the CEO
+    assert pay.score < 0.5

@@ -124,6 +124,7 @@ class Matcher:
     sides: frozenset[str] = frozenset()  # the names most facts mention: the main parties
     naming: dict[str, set[int]] = field(default_factory=dict)  # concept -> facts it names
     implied: frozenset[str] = frozenset()  # names in most facts: the dispute's own party
+    acronyms: frozenset[str] = frozenset()  # names written in capitals: organisations
     _repairs: dict[str, str | None] = field(default_factory=dict)
 
     @classmethod
@@ -211,6 +212,7 @@ class Matcher:
         )
         for entry in matcher.entries:
             entry.names = entry.in_text & matcher.names
+        matcher.acronyms = acronyms_in((e.fact.text for e in matcher.entries), language)
         n = max(len(matcher.entries), 1)
         matcher.postings = {c: strong.get(c, []) + weak.get(c, []) for c in strong.keys() | weak}
         # The parties of a dispute are named about as often as each other; a place or a person
@@ -541,9 +543,15 @@ class Matcher:
         # A subject of its own ("strike pay") the fact leaves out.
         score *= SUBJECT_PENALTY ** min(subjects_missing, 2)
         # "Who mediated?": the fact must name someone the question does not already name.
-        name_missing = analysis.wants_name and not (entry.names - set(concepts))
+        named = entry.names - set(concepts)
+        role = bool(_ROLES.intersection(concepts))
+        if role:
+            # "What's the name of the CEO?": a person, not an organisation ("SEIU-UHW says").
+            named -= self.acronyms
+        name_missing = analysis.wants_name and not named
         if name_missing:
-            score *= ANSWER_TYPE_PENALTY
+            # The name is all that is asked of a role; a fact about its holder's pay is not it.
+            score *= ANSWER_TYPE_PENALTY ** (2 if role else 1)
         # "When will the strike end?", "when is the next session?": a fact telling of the past
         # (talks that ended without a deal) does not say when.
         future_missing = analysis.future and entry.markers.isdisjoint(_FUTURE_MARKERS)
@@ -696,6 +704,7 @@ def _asks_future(toks: list[str]) -> bool:
     return bool(_FUTURE_CUES.intersection(after)) or _contains(tuple(after), ("going", "to"))
 
 
+_ROLES = frozenset({"president", "leader", "mediator", "negotiators"})
 _SETTING_WORDS = frozenset({"after", "before", "once", "since", "during"})
 _CLAUSE_QUESTION = frozenset({"when", "what", "whats", "who", "which", "how", "where", "why"})
 NAME_SHARE = 0.8  # of a word's uses capitalised mid-sentence, for it to be a name
@@ -726,4 +735,16 @@ def names_in(texts: Iterable[str], language: Language) -> frozenset[str]:
             concept = language.concepts([low])
             if concept and concept[0] not in language.subjects:
                 found.add(concept[0])
+    return frozenset(found)
+
+
+def acronyms_in(texts: Iterable[str], language: Language) -> frozenset[str]:
+    """The concepts of the words written in capitals in the facts ("SEIU", "AMPTP"): the
+    names of organisations, not of people."""
+    found: set[str] = set()
+    for text in texts:
+        for match in _WORD_RE.finditer(text):
+            word = match.group()
+            if len(word) > 1 and word.isupper():
+                found.update(language.concepts([word.lower()]))
     return frozenset(found)
