@@ -320,3 +320,16 @@ def test_the_name_of_a_role_is_a_person_not_an_organisation():
     pay = next(m for m in matches if m.fact.id == "f0")
     assert pay.features["name_missing"] == 1  # "SEIU-UHW" is who says so, not the CEO
     assert pay.score < 0.5
+
+
+def test_a_vote_count_or_the_number_of_something_wants_a_figure_of_it():
+    matcher = _pack_matcher(
+        "Coalition members numbering nearly 70,000 had already held strike votes in Colorado.",
+        "In Colorado 1,200 votes were cast in the strike vote.",
+    )
+    assert "vote" in (matcher.analyse("what was the exact vote count in colorado").counts or ())
+    assert "writer" in (matcher.analyse("the minimum number of writers per room").counts or ())
+    _, matches = matcher.match("what was the exact vote count in colorado")
+    by_id = {m.fact.id: m for m in matches}
+    assert by_id["f0"].features["count_missing"] == 1  # 70,000 members, not votes
+    assert by_id["f1"].features["count_missing"] == 0

@@ -377,21 +377,28 @@ class Matcher:
                 weights[concept] *= scale
         compare = lang.wants_comparison(fixed)
         counts = None
-        for i in range(len(fixed) - 2):
-            if fixed[i] == "how" and fixed[i + 1] == "many":
-                # "how many SEIU-UHW members": the figure counts one of the next words, but
-                # not a name; "how many people" fits any figure of people.
-                # What is counted ends at the first function word: "how many unions are
-                # bargaining" counts unions, not bargaining.
+        for i in range(len(fixed) - 1):
+            if fixed[i] == "count" and i > 0 and fixed[i - 1] not in lang.stopwords:
+                words = fixed[i - 1 : i]  # "the exact vote count": a figure of votes
+            elif i < len(fixed) - 2 and (
+                (fixed[i] == "how" and fixed[i + 1] == "many")
+                or (fixed[i] in _COUNT_NOUNS and fixed[i + 1] == "of")
+            ):
+                # "how many SEIU-UHW members", "the number of writers": the figure counts
+                # one of the next words, but not a name; "how many people" fits any figure
+                # of people. What is counted ends at the first function word: "how many
+                # unions are bargaining" counts unions, not bargaining.
                 words = fixed[i + 2 : i + 5]
-                stop = next((j for j, w in enumerate(words) if w in lang.stopwords), len(words))
-                words = words[:stop]
-                following = [
-                    c for c in lang.concepts(words) if c not in self.names and not is_number(c)
-                ]
-                if following and not any(c in lang.generic for c in following):
-                    counts = (*following, *map(stem, words))
-                break
+            else:
+                continue
+            stop = next((j for j, w in enumerate(words) if w in lang.stopwords), len(words))
+            words = words[:stop]
+            following = [
+                c for c in lang.concepts(words) if c not in self.names and not is_number(c)
+            ]
+            if following and not any(c in lang.generic for c in following):
+                counts = (*following, *map(stem, words))
+            break
         return Analysis(
             setting=self._setting(fixed),
             concepts=concepts,
@@ -704,6 +711,7 @@ def _asks_future(toks: list[str]) -> bool:
     return bool(_FUTURE_CUES.intersection(after)) or _contains(tuple(after), ("going", "to"))
 
 
+_COUNT_NOUNS = frozenset({"number", "count", "tally"})
 _ROLES = frozenset({"president", "leader", "mediator", "negotiators"})
 _SETTING_WORDS = frozenset({"after", "before", "once", "since", "during"})
 _CLAUSE_QUESTION = frozenset({"when", "what", "whats", "who", "which", "how", "where", "why"})
