@@ -333,3 +333,20 @@ def test_a_vote_count_or_the_number_of_something_wants_a_figure_of_it():
     by_id = {m.fact.id: m for m in matches}
     assert by_id["f0"].features["count_missing"] == 1  # 70,000 members, not votes
     assert by_id["f1"].features["count_missing"] == 0
+
+
+def test_how_many_of_a_party_counts_the_party():
+    matcher = _pack_matcher(
+        "The Teamsters said 340,000 Teamsters could walk out.",
+        "The Teamsters and the employer met at the table on Monday.",
+        "The Teamsters rejected the offer.",
+    )
+    assert "teamster" in matcher.names
+    # "teamsters" names the party, but nothing else is counted: a figure of it is wanted.
+    assert "teamster" in (matcher.analyse("how many teamsters could walk out").counts or ())
+    counts = matcher.analyse("how many teamsters members are on strike").counts or ()
+    assert counts[0] == "members"  # the name only narrows it
+    _, matches = matcher.match("how many teamsters could walk out")
+    by_id = {m.fact.id: m for m in matches}
+    assert by_id["f0"].features["count_missing"] == 0
+    assert by_id["f1"].features["count_missing"] == 1

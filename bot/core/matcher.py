@@ -393,9 +393,10 @@ class Matcher:
                 continue
             stop = next((j for j, w in enumerate(words) if w in lang.stopwords), len(words))
             words = words[:stop]
-            following = [
-                c for c in lang.concepts(words) if c not in self.names and not is_number(c)
-            ]
+            named = [c for c in lang.concepts(words) if not is_number(c)]
+            # ... a name counts only when nothing else does ("how many studios are in the
+            # AMPTP", where "studios" names a party).
+            following = [c for c in named if c not in self.names] or named
             if following and not any(c in lang.generic for c in following):
                 counts = (*following, *map(stem, words))
             break
