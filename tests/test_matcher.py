@@ -350,3 +350,16 @@ def test_how_many_of_a_party_counts_the_party():
     by_id = {m.fact.id: m for m in matches}
     assert by_id["f0"].features["count_missing"] == 0
     assert by_id["f1"].features["count_missing"] == 1
+
+
+def test_who_runs_an_organisation_asks_for_its_head():
+    matcher = _pack_matcher(
+        "Acme President Carol Smith said the priority is ending the strike.",
+        "The union says that because the studios all negotiate together, hardliners run the "
+        "show at Acme.",
+    )
+    assert "president" in matcher.analyse("who runs the acme").concepts
+    # Only the question "who runs ...?" asks for a head; a fact's "run the show" is no title.
+    assert "president" not in matcher.analyse("hardliners run the show at acme").concepts
+    _, matches = matcher.match("who runs the acme")
+    assert matches[0].fact.id == "f0"
