@@ -363,3 +363,10 @@ def test_who_runs_an_organisation_asks_for_its_head():
     assert "president" not in matcher.analyse("hardliners run the show at acme").concepts
     _, matches = matcher.match("who runs the acme")
     assert matches[0].fact.id == "f0"
+
+
+def test_staffers_are_staff_members():
+    matcher = _pack_matcher("The employer offered to let six staff members review the data.")
+    analysis = matcher.analyse("how many staffers would get to look at the data")
+    assert "staffer" not in analysis.unknown
+    assert "workers" in analysis.concepts
