@@ -279,3 +279,94 @@ def test_a_span_of_time_in_a_fact_answers_how_many_days():
     _, matches = matcher.match("how many days notice?")
     assert matches[0].fact.id == "f0"
     assert matches[0].features["subjects_missing"] == 0  # "10-day" says how many days
+
+
+def test_an_english_word_capitalised_once_in_a_title_is_not_a_name():
+    matcher = _pack_matcher(
+        "The union's film and television contracts were due to expire on 30 June 2023.",
+        "The union's TV/Theatrical Negotiating Committee approved the tentative agreement.",
+        "Studio chiefs met Netflix and Disney at the table; Netflix later walked away.",
+        "The strike halted most tv and film production.",
+    )
+    assert "theatrical" not in matcher.names
+    assert "netflix" in matcher.names
+    _, matches = matcher.match("when did the old tv/theatrical contracts expire")
+    expiry = next(m for m in matches if m.fact.id == "f0")
+    assert expiry.features["names_missing"] == 0  # no party is missing from it
+
+
+def test_a_leading_clause_of_time_only_sets_the_scene():
+    matcher = _pack_matcher(
+        "After the walkout, talks were set to resume on Thursday 12 October.",
+        "The strike ended on Saturday morning as planned.",
+        "The union and the employer traded proposals over the weekend.",
+    )
+    analysis = matcher.analyse("after the strike ended when were talks supposed to resume")
+    assert "end" in analysis.setting and "talks" not in analysis.setting
+    _, matches = matcher.match("after the strike ended when were talks supposed to resume")
+    session = next(m for m in matches if m.fact.id == "f0")
+    assert session.features["subjects_missing"] == 0  # "ended" is the scene, not the subject
+    assert matcher.analyse("when did the strike end").setting == frozenset()
+
+
+def test_the_name_of_a_role_is_a_person_not_an_organisation():
+    matcher = _pack_matcher(
+        "SEIU-UHW says Acme's chief executive received more than $16 million in pay in 2021.",
+        "Acme offered a 21% raise over four years.",
+        "Acme and the unions kept bargaining over the weekend.",
+    )
+    assert "seiu" in matcher.acronyms and "acme" not in matcher.acronyms
+    _, matches = matcher.match("what's the name of acme's ceo, the one who got paid $16 million")
+    pay = next(m for m in matches if m.fact.id == "f0")
+    assert pay.features["name_missing"] == 1  # "SEIU-UHW" is who says so, not the CEO
+    assert pay.score < 0.5
+
+
+def test_a_vote_count_or_the_number_of_something_wants_a_figure_of_it():
+    matcher = _pack_matcher(
+        "Coalition members numbering nearly 70,000 had already held strike votes in Colorado.",
+        "In Colorado 1,200 votes were cast in the strike vote.",
+    )
+    assert "vote" in (matcher.analyse("what was the exact vote count in colorado").counts or ())
+    assert "writer" in (matcher.analyse("the minimum number of writers per room").counts or ())
+    _, matches = matcher.match("what was the exact vote count in colorado")
+    by_id = {m.fact.id: m for m in matches}
+    assert by_id["f0"].features["count_missing"] == 1  # 70,000 members, not votes
+    assert by_id["f1"].features["count_missing"] == 0
+
+
+def test_how_many_of_a_party_counts_the_party():
+    matcher = _pack_matcher(
+        "The Teamsters said 340,000 Teamsters could walk out.",
+        "The Teamsters and the employer met at the table on Monday.",
+        "The Teamsters rejected the offer.",
+    )
+    assert "teamster" in matcher.names
+    # "teamsters" names the party, but nothing else is counted: a figure of it is wanted.
+    assert "teamster" in (matcher.analyse("how many teamsters could walk out").counts or ())
+    counts = matcher.analyse("how many teamsters members are on strike").counts or ()
+    assert counts[0] == "members"  # the name only narrows it
+    _, matches = matcher.match("how many teamsters could walk out")
+    by_id = {m.fact.id: m for m in matches}
+    assert by_id["f0"].features["count_missing"] == 0
+    assert by_id["f1"].features["count_missing"] == 1
+
+
+def test_who_runs_an_organisation_asks_for_its_head():
+    matcher = _pack_matcher(
+        "Acme President Carol Smith said the priority is ending the strike.",
+        "The union says that because the studios all negotiate together, hardliners run the "
+        "show at Acme.",
+    )
+    assert "president" in matcher.analyse("who runs the acme").concepts
+    # Only the question "who runs ...?" asks for a head; a fact's "run the show" is no title.
+    assert "president" not in matcher.analyse("hardliners run the show at acme").concepts
+    _, matches = matcher.match("who runs the acme")
+    assert matches[0].fact.id == "f0"
+
+
+def test_staffers_are_staff_members():
+    matcher = _pack_matcher("The employer offered to let six staff members review the data.")
+    analysis = matcher.analyse("how many staffers would get to look at the data")
+    assert "staffer" not in analysis.unknown
+    assert "workers" in analysis.concepts

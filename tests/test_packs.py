@@ -163,8 +163,8 @@ def test_a_pack_gone_from_the_folder_stops_answering_but_keeps_its_facts(
 # canada-post 46 -> 49 (never tuned on: changes came from the other packs). The floors keep
 # what was reached; see the README.
 FLOORS = {
-    "kaiser-2023": 0.9,
-    "sag-aftra-2023": 0.86,
+    "kaiser-2023": 0.95,
+    "sag-aftra-2023": 0.88,
     "ila-ports-2024": 0.68,
     "canada-post-2024": 0.8,
 }

@@ -74,6 +74,7 @@ class Analysis:
     wants_name: bool = False  # "who ...?", "what's the name of ...": a name must answer
     timeline: bool = False  # "how has the offer changed?": the topic's facts in date order
     future: bool = False  # "when will the strike end?": a fact must say what lies ahead
+    setting: frozenset[str] = frozenset()  # "after the strike ended, when ...": only context
 
     @property
     def empty(self) -> bool:
@@ -123,6 +124,7 @@ class Matcher:
     sides: frozenset[str] = frozenset()  # the names most facts mention: the main parties
     naming: dict[str, set[int]] = field(default_factory=dict)  # concept -> facts it names
     implied: frozenset[str] = frozenset()  # names in most facts: the dispute's own party
+    acronyms: frozenset[str] = frozenset()  # names written in capitals: organisations
     _repairs: dict[str, str | None] = field(default_factory=dict)
 
     @classmethod
@@ -210,6 +212,7 @@ class Matcher:
         )
         for entry in matcher.entries:
             entry.names = entry.in_text & matcher.names
+        matcher.acronyms = acronyms_in((e.fact.text for e in matcher.entries), language)
         n = max(len(matcher.entries), 1)
         matcher.postings = {c: strong.get(c, []) + weak.get(c, []) for c in strong.keys() | weak}
         # The parties of a dispute are named about as often as each other; a place or a person
@@ -374,22 +377,31 @@ class Matcher:
                 weights[concept] *= scale
         compare = lang.wants_comparison(fixed)
         counts = None
-        for i in range(len(fixed) - 2):
-            if fixed[i] == "how" and fixed[i + 1] == "many":
-                # "how many SEIU-UHW members": the figure counts one of the next words, but
-                # not a name; "how many people" fits any figure of people.
-                # What is counted ends at the first function word: "how many unions are
-                # bargaining" counts unions, not bargaining.
+        for i in range(len(fixed) - 1):
+            if fixed[i] == "count" and i > 0 and fixed[i - 1] not in lang.stopwords:
+                words = fixed[i - 1 : i]  # "the exact vote count": a figure of votes
+            elif i < len(fixed) - 2 and (
+                (fixed[i] == "how" and fixed[i + 1] == "many")
+                or (fixed[i] in _COUNT_NOUNS and fixed[i + 1] == "of")
+            ):
+                # "how many SEIU-UHW members", "the number of writers": the figure counts
+                # one of the next words, but not a name; "how many people" fits any figure
+                # of people. What is counted ends at the first function word: "how many
+                # unions are bargaining" counts unions, not bargaining.
                 words = fixed[i + 2 : i + 5]
-                stop = next((j for j, w in enumerate(words) if w in lang.stopwords), len(words))
-                words = words[:stop]
-                following = [
-                    c for c in lang.concepts(words) if c not in self.names and not is_number(c)
-                ]
-                if following and not any(c in lang.generic for c in following):
-                    counts = (*following, *map(stem, words))
-                break
+            else:
+                continue
+            stop = next((j for j, w in enumerate(words) if w in lang.stopwords), len(words))
+            words = words[:stop]
+            named = [c for c in lang.concepts(words) if not is_number(c)]
+            # ... a name counts only when nothing else does ("how many studios are in the
+            # AMPTP", where "studios" names a party).
+            following = [c for c in named if c not in self.names] or named
+            if following and not any(c in lang.generic for c in following):
+                counts = (*following, *map(stem, words))
+            break
         return Analysis(
+            setting=self._setting(fixed),
             concepts=concepts,
             weights=weights,
             numbers=frozenset(c for c in concepts if is_number(c)),
@@ -403,6 +415,17 @@ class Matcher:
             timeline=lang.wants_timeline(fixed),
             future=_asks_future(raw),
         )
+
+    def _setting(self, fixed: list[str]) -> frozenset[str]:
+        """The subjects of a leading clause of time ("after the strike ended, when were
+        talks to resume?"): they set the scene, so a fact need not repeat them."""
+        if not fixed or fixed[0] not in _SETTING_WORDS:
+            return frozenset()
+        end = next((i for i, w in enumerate(fixed) if w in _CLAUSE_QUESTION), None)
+        if end is None or end < 2:
+            return frozenset()
+        lang = self.language
+        return frozenset(lang.concepts(fixed[1:end])) - set(lang.concepts(fixed[end:]))
 
     # --- candidates and scores -----------------------------------------------------------
 
@@ -521,15 +544,22 @@ class Matcher:
                 for c in concepts
                 if c in lang.subjects
                 and c not in entry.concepts
+                and c not in analysis.setting
                 and c not in lang.generic
                 and not is_number(c)
             )
         # A subject of its own ("strike pay") the fact leaves out.
         score *= SUBJECT_PENALTY ** min(subjects_missing, 2)
         # "Who mediated?": the fact must name someone the question does not already name.
-        name_missing = analysis.wants_name and not (entry.names - set(concepts))
+        named = entry.names - set(concepts)
+        role = bool(_ROLES.intersection(concepts))
+        if role:
+            # "What's the name of the CEO?": a person, not an organisation ("SEIU-UHW says").
+            named -= self.acronyms
+        name_missing = analysis.wants_name and not named
         if name_missing:
-            score *= ANSWER_TYPE_PENALTY
+            # The name is all that is asked of a role; a fact about its holder's pay is not it.
+            score *= ANSWER_TYPE_PENALTY ** (2 if role else 1)
         # "When will the strike end?", "when is the next session?": a fact telling of the past
         # (talks that ended without a deal) does not say when.
         future_missing = analysis.future and entry.markers.isdisjoint(_FUTURE_MARKERS)
@@ -682,6 +712,10 @@ def _asks_future(toks: list[str]) -> bool:
     return bool(_FUTURE_CUES.intersection(after)) or _contains(tuple(after), ("going", "to"))
 
 
+_COUNT_NOUNS = frozenset({"number", "count", "tally"})
+_ROLES = frozenset({"president", "leader", "mediator", "negotiators"})
+_SETTING_WORDS = frozenset({"after", "before", "once", "since", "during"})
+_CLAUSE_QUESTION = frozenset({"when", "what", "whats", "who", "which", "how", "where", "why"})
 NAME_SHARE = 0.8  # of a word's uses capitalised mid-sentence, for it to be a name
 
 
@@ -705,7 +739,21 @@ def names_in(texts: Iterable[str], language: Language) -> frozenset[str]:
     found = set()
     for low, count in capital.items():
         if count >= NAME_SHARE * seen[low] and low not in _CALENDAR and len(low) > 1:
+            if count == 1 and is_word(low) and not_only_noun(low):
+                continue  # once, in a title ("the TV/Theatrical Committee"): not a name
             concept = language.concepts([low])
             if concept and concept[0] not in language.subjects:
                 found.add(concept[0])
+    return frozenset(found)
+
+
+def acronyms_in(texts: Iterable[str], language: Language) -> frozenset[str]:
+    """The concepts of the words written in capitals in the facts ("SEIU", "AMPTP"): the
+    names of organisations, not of people."""
+    found: set[str] = set()
+    for text in texts:
+        for match in _WORD_RE.finditer(text):
+            word = match.group()
+            if len(word) > 1 and word.isupper():
+                found.update(language.concepts([word.lower()]))
     return frozenset(found)
