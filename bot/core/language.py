@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
 from typing import Any
@@ -164,12 +165,14 @@ def counted(*sequences: list[str]) -> set[str]:
     return out
 
 
+def contains(haystack: Sequence[str], needle: tuple[str, ...]) -> bool:
+    """True when the words of `needle` stand together, in order, in `haystack`."""
+    size = len(needle)
+    return any(tuple(haystack[i : i + size]) == needle for i in range(len(haystack) - size + 1))
+
+
 def _has_cue(toks: list[str], cues: frozenset[tuple[str, ...]]) -> bool:
-    return any(
-        tuple(toks[i : i + len(cue)]) == cue
-        for cue in cues
-        for i in range(len(toks) - len(cue) + 1)
-    )
+    return any(contains(toks, cue) for cue in cues)
 
 
 def _phrase_lengths(phrases: dict[tuple[str, ...], str]) -> dict[str, tuple[int, ...]]:

@@ -23,7 +23,15 @@ from rapidfuzz.distance import OSA
 
 from bot.core.bulk import paused_gc
 from bot.core.english import is_noun, is_word, not_only_noun, rarity, spelled
-from bot.core.language import Language, answer_markers, counted, is_number, stem, tokens
+from bot.core.language import (
+    Language,
+    answer_markers,
+    contains,
+    counted,
+    is_number,
+    stem,
+    tokens,
+)
 from bot.core.models import Fact, Topic
 
 CANDIDATES = 16
@@ -514,7 +522,7 @@ class Matcher:
         fuzzy_all, fuzzy_text, fuzzy_other = fuzzy
         score = COVERAGE_SHARE * coverage**COVERAGE_POWER + (1 - COVERAGE_SHARE) * fuzzy_all
         concepts = analysis.concepts
-        alias_hit = any(_contains(concepts, alias) for alias in entry.aliases)
+        alias_hit = any(contains(concepts, alias) for alias in entry.aliases)
         if alias_hit:
             score += 0.08
         numbers_missing = bool(analysis.numbers - entry.numbers)
@@ -660,11 +668,6 @@ def _consonants(word: str) -> str:
 _VOWELS = str.maketrans("", "", "aeiouy")
 
 
-def _contains(haystack: tuple[str, ...], needle: tuple[str, ...]) -> bool:
-    size = len(needle)
-    return any(haystack[i : i + size] == needle for i in range(len(haystack) - size + 1))
-
-
 _WORD_RE = re.compile(r"[^\W\d_]+")
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;\"“(]\s*)$")
 _CALENDAR = frozenset(
@@ -709,7 +712,7 @@ def _asks_future(toks: list[str]) -> bool:
     if "when" not in toks[:3]:
         return False
     after = toks[toks.index("when") + 1 :]
-    return bool(_FUTURE_CUES.intersection(after)) or _contains(tuple(after), ("going", "to"))
+    return bool(_FUTURE_CUES.intersection(after)) or contains(tuple(after), ("going", "to"))
 
 
 _COUNT_NOUNS = frozenset({"number", "count", "tally"})

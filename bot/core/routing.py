@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bot.core.language import Language, tokens
+from bot.core.language import Language, contains, tokens
 from bot.core.matcher import Analysis, Match, Matcher
 from bot.core.packs import Pack
 from bot.core.reading import best_reading
@@ -48,11 +48,6 @@ class Reading:
         return self.matches[0].score if self.matches else 0.0
 
 
-def _contains(haystack: list[str], needle: tuple[str, ...]) -> bool:
-    size = len(needle)
-    return any(tuple(haystack[i : i + size]) == needle for i in range(len(haystack) - size + 1))
-
-
 class Router:
     """Chooses the packs a question is read against and reads it."""
 
@@ -77,7 +72,7 @@ class Router:
             {pid: index.parties for pid, index in self.indexes.items()},
             self.distinctive,
         ):
-            found = [pid for pid, ns in names.items() if any(_contains(words, n) for n in ns)]
+            found = [pid for pid, ns in names.items() if any(contains(words, n) for n in ns)]
             if found:
                 return found
         return []
